@@ -1,0 +1,40 @@
+import fs from "node:fs";
+import path from "node:path";
+import { randomBytes } from "node:crypto";
+
+/**
+ * Crash-safe replacement of a file: write a temp file beside it, fsync, rename over.
+ * A reader sees the old content or the new, never a torn file.
+ */
+export function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o644): void {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString("hex")}.tmp`);
+  const fd = fs.openSync(tmp, "wx", mode);
+  try {
+    fs.writeSync(fd, typeof data === "string" ? Buffer.from(data) : data);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  try {
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
+}
+
+export function writeJsonAtomic(file: string, value: unknown, mode = 0o644): void {
+  writeFileAtomic(file, JSON.stringify(value, null, 2) + "\n", mode);
+}
+
+/** JSON of a file, or undefined when the file does not exist. */
+export function readJsonIfExists<T>(file: string): T | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw e;
+  }
+  return JSON.parse(text) as T;
+}

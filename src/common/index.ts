@@ -1,0 +1,5 @@
+export * from "./errors.js";
+export * from "./log.js";
+export * from "./paths.js";
+export * from "./ids.js";
+export * from "./fsutil.js";

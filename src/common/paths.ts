@@ -1,0 +1,69 @@
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** Where tsrun keeps images, containers and their runtime state unless told otherwise. */
+export const DEFAULT_ROOT = "/var/lib/tsrun";
+
+/**
+ * Machine-wide tables shared by every state root (the user-namespace id pool; later IP
+ * addresses and host ports). One place per machine, so two roots never hand out the same
+ * range. Not configurable on purpose: tests on private roots must still share it.
+ */
+export const MACHINE_DIR = "/var/lib/tsrun-machine";
+
+/** The state root chosen by `--root`, else TSRUN_ROOT, else /var/lib/tsrun. */
+export function resolveRoot(flag?: string): string {
+  return path.resolve(flag || process.env.TSRUN_ROOT || DEFAULT_ROOT);
+}
+
+/** The installed package's top directory (where native/build and rootfs live). */
+export function packageRoot(): string {
+  // dist/common/paths.js → package root; also right for src/common/paths.ts under vitest.
+  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+}
+
+export function nativeBinary(name: "tsrun-monitor" | "tsrun-probe" | string): string {
+  return path.join(packageRoot(), "native", "build", name);
+}
+
+/**
+ * The layout of one state root. Every path tsrun writes under a root comes from here.
+ *
+ *   images/            OCI image layout: oci-layout, index.json, blobs/sha256/…
+ *   layers/<diffid>/   one unpacked layer (its content in diff/), shared by images
+ *   containers/<id>/   engine record (container.json), bundle/, fs/{upper,work}, logs, etc files
+ *   runtime/<id>/      runtime state (state.json, plan, monitor socket, exit record)
+ *   locks/             lock files for shared tables of this root (names…)
+ *   tmp/               scratch on the same filesystem, so renames into place are atomic
+ */
+export class StateRoot {
+  constructor(readonly root: string) {}
+
+  get images(): string {
+    return path.join(this.root, "images");
+  }
+  get layers(): string {
+    return path.join(this.root, "layers");
+  }
+  layer(diffIdHex: string): string {
+    return path.join(this.root, "layers", diffIdHex);
+  }
+  get containers(): string {
+    return path.join(this.root, "containers");
+  }
+  container(id: string): string {
+    return path.join(this.root, "containers", id);
+  }
+  get runtime(): string {
+    return path.join(this.root, "runtime");
+  }
+  runtimeState(id: string): string {
+    return path.join(this.root, "runtime", id);
+  }
+  get locks(): string {
+    return path.join(this.root, "locks");
+  }
+  get tmp(): string {
+    return path.join(this.root, "tmp");
+  }
+}

@@ -1,0 +1,2 @@
+export * from "./ffi.js";
+export * from "./flock.js";
