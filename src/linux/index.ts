@@ -1,2 +1,5 @@
 export * from "./ffi.js";
 export * from "./flock.js";
+export * from "./xattr.js";
+export * from "./mknod.js";
+export * from "./dir-lock.js";
