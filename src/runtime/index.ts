@@ -1,0 +1,11 @@
+export { Runtime, validateId, type CreateOptions, type RuntimeOptions } from "./runtime.js";
+export type { RuntimeState, RuntimeStatus } from "./state.js";
+export { planFromSpec, type PlanContext } from "./planner.js";
+export { parseMountOptions, MS, type MountOptions } from "./mount-options.js";
+export { capabilityMask, capabilityNumber, capabilityNames } from "./capabilities.js";
+export { rlimitNumber, RLIM_INFINITY } from "./rlimits.js";
+export { parseSignal } from "./signals.js";
+export { realHostProbe, type HostProbe } from "./host-probe.js";
+export type * from "./plan.js";
+export * from "./spec.js";
+export * from "./monitor-client.js";
