@@ -1,0 +1,123 @@
+/**
+ * The engine's record of one container (containers/<id>/container.json): what Docker's
+ * inspect shows as Config and HostConfig, plus the last state the engine knows. Live state
+ * (running, paused, pid) comes from the runtime; the record keeps what outlives it (exit
+ * code, times, errors).
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { StateRoot, errnoCode, readJsonIfExists, writeJsonAtomic } from "../common/index.js";
+import type { IdRange } from "./idpool.js";
+
+export interface ContainerConfig {
+  Hostname: string;
+  Domainname: string;
+  User: string;
+  AttachStdin: boolean;
+  AttachStdout: boolean;
+  AttachStderr: boolean;
+  ExposedPorts?: Record<string, object>;
+  Tty: boolean;
+  OpenStdin: boolean;
+  StdinOnce: boolean;
+  Env: string[];
+  Cmd: string[] | null;
+  Image: string;
+  Volumes: Record<string, object> | null;
+  WorkingDir: string;
+  Entrypoint: string[] | null;
+  Labels: Record<string, string>;
+  StopSignal?: string;
+  StopTimeout?: number;
+}
+
+export interface HostConfig {
+  AutoRemove: boolean;
+  NetworkMode: string;
+  RestartPolicy: { Name: string; MaximumRetryCount: number };
+  ShmSize: number;
+  ExtraHosts: string[] | null;
+  UsernsMode: string;
+  LogConfig: { Type: string; Config: Record<string, string> };
+}
+
+export type PersistedStatus = "created" | "exited" | "dead" | "removing";
+
+export interface PersistedState {
+  Status: PersistedStatus;
+  ExitCode: number;
+  Error: string;
+  OOMKilled: boolean;
+  StartedAt: string;
+  FinishedAt: string;
+}
+
+export interface ContainerRecord {
+  Id: string;
+  Name: string;
+  Created: string;
+  Path: string;
+  Args: string[];
+  Image: string;
+  Config: ContainerConfig;
+  HostConfig: HostConfig;
+  State: PersistedState;
+  RestartCount: number;
+  /** tsrun's own bookkeeping, not part of Docker's inspect output. */
+  Tsrun: {
+    /** The user-namespace range (also in bundle/config.json); absent with --userns=host. */
+    idRange?: IdRange;
+    /** Unpacked layer dirs of the image, top-most first. */
+    layers: string[];
+    /** Monitor protocol version the container was last started with. */
+    monitorProtocol?: number;
+  };
+}
+
+export const ZERO_TIME = "0001-01-01T00:00:00Z";
+
+export function emptyState(): PersistedState {
+  return { Status: "created", ExitCode: 0, Error: "", OOMKilled: false, StartedAt: ZERO_TIME, FinishedAt: ZERO_TIME };
+}
+
+/** The files of one container directory. */
+export class ContainerFiles {
+  readonly dir: string;
+  constructor(root: StateRoot, readonly id: string) {
+    this.dir = root.container(id);
+  }
+  get record(): string {
+    return path.join(this.dir, "container.json");
+  }
+  get bundle(): string {
+    return path.join(this.dir, "bundle");
+  }
+  /** Holds upper/ and work/: cloned as one (idmapped) mount, so both live on it. */
+  get fs(): string {
+    return path.join(this.dir, "fs");
+  }
+  get etc(): string {
+    return path.join(this.dir, "etc");
+  }
+  get log(): string {
+    return path.join(this.dir, `${this.id}-json.log`);
+  }
+}
+
+export function readRecord(root: StateRoot, id: string): ContainerRecord | undefined {
+  return readJsonIfExists<ContainerRecord>(new ContainerFiles(root, id).record);
+}
+
+export function writeRecord(root: StateRoot, rec: ContainerRecord): void {
+  writeJsonAtomic(new ContainerFiles(root, rec.Id).record, rec, 0o600);
+}
+
+/** Ids of every container directory of the root. */
+export function listIds(root: StateRoot): string[] {
+  try {
+    return fs.readdirSync(root.containers).filter((n) => /^[0-9a-f]{64}$/.test(n));
+  } catch (e) {
+    if (errnoCode(e) === "ENOENT") return [];
+    throw e;
+  }
+}
