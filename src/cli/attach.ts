@@ -3,7 +3,10 @@
  * `run` (and later `attach`, `start -a`, `exec`). Raw mode is restored on every exit path.
  */
 import os from "node:os";
+import { logger } from "../common/log.js";
 import type { ExitStatus, MonitorConnection } from "../runtime/index.js";
+
+const log = logger("attach");
 
 /** Signals a non-tty foreground client passes on to the container (Docker's sig-proxy). */
 const PROXIED_SIGNALS: NodeJS.Signals[] = [
@@ -18,7 +21,6 @@ const PROXIED_SIGNALS: NodeJS.Signals[] = [
   "SIGTTIN",
   "SIGTTOU",
   "SIGVTALRM",
-  "SIGPROF",
   "SIGXCPU",
   "SIGXFSZ",
   "SIGPWR",
@@ -71,6 +73,7 @@ export async function relay(conn: MonitorConnection, opts: RelayOptions): Promis
     }
 
     await conn.start();
+    log("started");
 
     if (opts.stdin) {
       const onData = (chunk: Buffer) => conn.writeStdin(chunk);
@@ -85,6 +88,7 @@ export async function relay(conn: MonitorConnection, opts: RelayOptions): Promis
       });
     }
     const status = await conn.waitExit();
+    log(`exited ${status.exitCode}`);
     await Promise.all([flush(process.stdout), flush(process.stderr)]);
     return status;
   } finally {

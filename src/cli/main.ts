@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from "commander";
 import type { Engine } from "../engine/index.js";
+import { logger } from "../common/log.js";
 import { ExitStatus, UsageError, exitCodeFor, report } from "./exit.js";
 import type { CliContext } from "./context.js";
 import { registerRun } from "./commands/run.js";
@@ -50,6 +51,7 @@ function usageError(e: CommanderError, command: string): UsageError {
 }
 
 async function main(argv: string[]): Promise<number> {
+  logger("cli")("main");
   const rootFlag: { value?: string } = {};
   let engine: Engine | undefined;
   const ctx: CliContext = {

@@ -22,7 +22,9 @@ export function logger(name: string, tag?: string): Logger {
   const log = ((message: string, ...args: unknown[]) => {
     if (!enabled) return;
     const rest = args.map((a) => (typeof a === "string" ? a : JSON.stringify(a))).join(" ");
-    process.stderr.write(`${new Date().toISOString()} ${prefix} ${message}${rest ? " " + rest : ""}\n`);
+    // The time since the process started makes every log line a trace point for profiling.
+    const uptime = performance.now().toFixed(1).padStart(7);
+    process.stderr.write(`${new Date().toISOString()} +${uptime}ms ${prefix} ${message}${rest ? " " + rest : ""}\n`);
   }) as Logger;
   Object.defineProperty(log, "enabled", { value: enabled });
   log.withId = (id: string) => logger(name, id);

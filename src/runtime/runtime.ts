@@ -66,6 +66,7 @@ export class Runtime {
 
   async create(id: string, opts: CreateOptions): Promise<RuntimeState> {
     validateId(id);
+    log.withId(id)("create");
     const bundle = path.resolve(opts.bundle);
     const spec = readSpec(bundle);
     const cgroupPath = resolveCgroupPath(spec.linux?.cgroupsPath, id);
@@ -108,6 +109,7 @@ export class Runtime {
         ...(opts.exitCommand ? { exitCommand: opts.exitCommand } : {}),
       });
       if (spec.linux?.resources) made.container.applyResources(spec.linux.resources);
+      log.withId(id)("cgroups made, launching the monitor");
       const launched = await (this.opts.launch ?? launchMonitor)({ plan, ...(this.opts.monitorPath ? { monitorPath: this.opts.monitorPath } : {}) });
       made.monitor = { pid: launched.monitorPid, startTime: launched.monitorStartTime };
       Object.assign(record, {
@@ -117,6 +119,7 @@ export class Runtime {
         protocol: launched.protocol,
       } satisfies Partial<StateRecord>);
       writeStateRecord(stateDir, record);
+      log.withId(id)(`created: init ${launched.pid}`);
       return this.observe(id);
     } catch (e) {
       log.withId(id)(`create failed, cleaning up: ${(e as Error).message}`);
@@ -209,12 +212,14 @@ export class Runtime {
    * Also repairs what a crash left: a create that never finished, a monitor that died.
    */
   async delete(id: string, opts: { force?: boolean } = {}): Promise<void> {
+    log.withId(id)("delete");
     await this.withContainer(id, async (rec) => {
       const st = this.observe(id);
       if (!opts.force && (st.status === "running" || st.status === "paused")) {
         throw badState(`cannot delete container ${id} that is not stopped: ${st.status}`);
       }
       await this.destroy(id, rec);
+      log.withId(id)("deleted");
     }, { allowBroken: true });
   }
 
