@@ -14,7 +14,7 @@ import path from "node:path";
 
 const repo = path.resolve(import.meta.dirname, "..");
 const runs = Number(process.argv[process.argv.indexOf("--runs") + 1]) || 30;
-const cli = path.join(repo, "dist", "cli", "main.js");
+const cli = path.join(repo, "dist", "bin", "tsrun.cjs");
 const tar = path.join(repo, "rootfs", "out", "busybox.tar");
 
 if (process.getuid() !== 0) {

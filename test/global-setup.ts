@@ -8,7 +8,7 @@ import path from "node:path";
 
 export default function setup(): void {
   const repo = path.resolve(import.meta.dirname, "..");
-  if (!fs.existsSync(path.join(repo, "dist", "cli", "main.js"))) {
+  if (!fs.existsSync(path.join(repo, "dist", "bin", "tsrun.cjs"))) {
     throw new Error("dist/ is missing: run `npm run build` (npm test does it) first");
   }
   if (process.getuid?.() !== 0) return; // integration tests skip; unit tests need no image

@@ -195,7 +195,9 @@ static int enter(const struct init_ctx *c, int *fds, size_t nfds) {
   const struct plan *p = c->plan;
   /* The go-ahead comes once the monitor has written the id maps (setresuid(0) needs them),
    * joined us to the cgroups and made the clones. */
+  trace_point("init: started");
   if (wait_go(c, fds, nfds) < 0) return -1;
+  trace_point("init: go");
   if (!c->userns_entered && join_userns(p) < 0) return -1;
   if (plan_has_userns(p) && (become_root() < 0 || guard(c) < 0)) return -1;
   /* After the cgroup join, so the container's cgroup is the root of its view, not the
@@ -212,11 +214,14 @@ static int build(const struct plan *p, int *fds, size_t nfds) {
   size_t nroot = p->rootfs == ROOTFS_OVERLAY ? p->n_lowers + 1 : 1, nbinds = nfds - nroot - p->n_devices;
   struct rootfs_fds rf = {.lowers = fds, .upper = fds[nroot - 1], .binds = fds + nroot, .devices = fds + nroot + nbinds};
   if (rootfs_build(&sys_real, p, &rf) < 0) return -1;
+  trace_point("init: rootfs built");
   if (set_names(p) < 0) return -1;
   if ((p->new_ns & CLONE_NEWNET) && loopback_up() < 0) return -1;
   /* Sysctls before the read-only paths: Docker's make /proc/sys read-only. */
   if (set_sysctls(p) < 0) return -1;
-  return rootfs_finish(&sys_real, p);
+  int r = rootfs_finish(&sys_real, p);
+  trace_point("init: rootfs finished");
+  return r;
 }
 
 /* The process's surroundings, then the executable's lookup. */
@@ -274,8 +279,10 @@ _Noreturn void init_main(const struct init_ctx *c) {
   free(fds);
   char exe[4096];
   if (prepare_process(c, exe, sizeof exe) < 0) fail(c, 1);
+  trace_point("init: ready");
   if (sync_send(c->sync, TS_SYNC_READY, NULL, 0, NULL, 0) < 0) _exit(1);
   if (wait_start(c) < 0 || drop_to_process(c) < 0) fail(c, 1);
+  trace_point("init: execve");
   execve(exe, p->args, p->env);
   int e = errno;
   ts_fail(TS_STEP_EXEC, e, exe, NULL);

@@ -93,6 +93,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "Usage: tsrun-monitor STATE_DIR (reads STATE_DIR/plan; fd 3: the launcher's socket)\n");
     return 2;
   }
+  trace_point("monitor: main");
   int launch_fd = fcntl(LAUNCH_FD, F_SETFD, FD_CLOEXEC) == 0 ? LAUNCH_FD : -1;
   char path[4096];
   snprintf(path, sizeof path, "%s/plan", argv[1]);
@@ -103,12 +104,15 @@ int main(int argc, char **argv) {
     }
     return report_failure(launch_fd);
   }
+  trace_point("monitor: plan loaded");
   if (setup_self(&p) < 0) return report_failure(launch_fd);
+  trace_point("monitor: set up");
   long long oom_base = p.oom_events_file ? read_oom_kill(p.oom_events_file) : -1;
   struct spawned s;
   if (spawn_init(&p, launch_fd, &s) < 0) return report_failure(launch_fd);
   int listen_fd = -1;
   struct jsonlog log;
+  trace_point("monitor: init spawned, waiting for READY");
   if (spawn_wait_ready(&s) < 0 || (listen_fd = listen_socket()) < 0 ||
       open_log(&log, &p) < 0) {
     struct ts_err e = ts_err;

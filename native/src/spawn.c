@@ -230,6 +230,7 @@ int spawn_init(const struct plan *p, int launch_fd, struct spawned *s) {
   s->sync = sv[0];
   if (pid < 0) return ts_fail(TS_STEP_CLONE, clone_errno, "", NULL);
   s->pid = pid;
+  trace_point("monitor: cloned");
   if (joins_user && (p->new_ns & CLONE_NEWPID) && take_init_from_intermediate(s) < 0) goto fail;
   /* Parent side, in this order:
    * 1. id maps, when the clone made a user namespace: the init's setresuid(0) and the
@@ -248,11 +249,13 @@ int spawn_init(const struct plan *p, int launch_fd, struct spawned *s) {
       goto fail;
     }
   }
+  trace_point("monitor: maps and cgroups written");
   /* 3. clones of the layers, upper dir, bind sources and devices, made here as real root
    *    (idmapped with the init's user namespace where asked): the init never resolves a
    *    host path, which its root could not even traverse;
    * 4. the go-ahead. */
   if (send_clones(p, s) < 0 || sync_send(s->sync, TS_SYNC_GO, NULL, 0, NULL, 0) < 0) goto fail;
+  trace_point("monitor: clones sent, go");
   return 0;
 fail:
   spawn_kill(s);

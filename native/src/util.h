@@ -28,4 +28,8 @@ long long read_oom_kill(const char *path);
 /* Moves fd to a number >= 3 (close-on-exec) when it is 0, 1 or 2. */
 int fd_above_stdio(int fd);
 
+/* With TSRUN_MONITOR_TRACE=<file> in the environment, appends "<epoch us> <pid> <what>"
+ * to that file: a timeline of the monitor and init for profiling. Otherwise does nothing. */
+void trace_point(const char *what);
+
 #endif

@@ -39,7 +39,9 @@ export interface RelayOptions {
 
 /**
  * Sends START, relays until the container exits, and returns its exit status. Rejects if
- * the start fails (e.g. the command cannot be executed).
+ * the start fails (e.g. the command cannot be executed). The connection stays open: a
+ * cleanup owner closes it only after removing the container, so the monitor knows it need
+ * not run its exit command.
  */
 export async function relay(conn: MonitorConnection, opts: RelayOptions): Promise<ExitStatus> {
   const cleanups: (() => void)[] = [];
@@ -93,7 +95,6 @@ export async function relay(conn: MonitorConnection, opts: RelayOptions): Promis
     return status;
   } finally {
     restore();
-    conn.close();
   }
 }
 

@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
-import { randomBytes } from "node:crypto";
+import { randomBytes } from "./random.js";
 
 /**
  * Crash-safe replacement of a file: write a temp file beside it, fsync, rename over.
@@ -37,4 +37,26 @@ export function readJsonIfExists<T>(file: string): T | undefined {
     throw e;
   }
   return JSON.parse(text) as T;
+}
+
+/**
+ * rm -rf without following symlinks. Plainer than fs.rmSync's recursive mode (which retries
+ * and stats every entry): tsrun's own trees are small and nobody else writes into them.
+ */
+export function removeTreeSync(p: string): void {
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(p, { withFileTypes: true });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return;
+    if (code === "ENOTDIR") return fs.unlinkSync(p);
+    throw e;
+  }
+  for (const e of entries) {
+    const child = path.join(p, e.name);
+    if (e.isDirectory()) removeTreeSync(child);
+    else fs.unlinkSync(child);
+  }
+  fs.rmdirSync(p);
 }

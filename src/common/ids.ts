@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { randomBytes } from "./random.js";
 
 /** A container or volume id: 64 lowercase hex digits, as Docker's. */
 export function newId(): string {

@@ -1,3 +1,4 @@
+import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -16,10 +17,27 @@ export function resolveRoot(flag?: string): string {
   return path.resolve(flag || process.env.TSRUN_ROOT || DEFAULT_ROOT);
 }
 
-/** The installed package's top directory (where native/build and rootfs live). */
+let cachedPackageRoot: string | undefined;
+
+/**
+ * The installed package's top directory (where native/build and rootfs live): the nearest
+ * directory above this module with tsrun's package.json. The same code runs from src/ (tests),
+ * dist/common/ (the library) and dist/bin/tsrun.cjs (the bundled CLI).
+ */
 export function packageRoot(): string {
-  // dist/common/paths.js → package root; also right for src/common/paths.ts under vitest.
-  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+  if (cachedPackageRoot) return cachedPackageRoot;
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    try {
+      const pkg = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8")) as { name?: string };
+      if (pkg.name === "tsrun") return (cachedPackageRoot = dir);
+    } catch {
+      // no package.json here
+    }
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error("Cannot find the tsrun package directory");
+    dir = up;
+  }
 }
 
 export function nativeBinary(name: "tsrun-monitor" | "tsrun-probe" | string): string {

@@ -6,7 +6,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { randomBytes } from "node:crypto";
+import { randomBytes } from "../common/random.js";
 import {
   StateRoot,
   TsrunError,
@@ -18,6 +18,7 @@ import {
   logger,
   newId,
   notFound,
+  removeTreeSync,
   resolveRoot,
   shortId,
   writeJsonAtomic,
@@ -416,7 +417,7 @@ function removeTree(root: StateRoot, dir: string): void {
     if (errnoCode(e) === "ENOENT") return;
     throw e;
   }
-  fs.rmSync(grave, { recursive: true, force: true });
+  removeTreeSync(grave);
 }
 
 function recordExit(rec: ContainerRecord, exit: ExitStatus | undefined, startedAt: string | undefined): void {

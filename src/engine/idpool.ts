@@ -57,31 +57,45 @@ export function hostIds(text: string, field: 2): number[] {
   return ids;
 }
 
-/**
- * Slices of ID_RANGE_SIZE that lie inside both the subuid and the subgid grants and
- * contain no id the host uses. uid and gid slices are paired in order.
- */
+/** Starts of the ID_RANGE_SIZE slices that lie wholly inside the grants. */
+function sliceStarts(entries: SubidEntry[]): number[] {
+  const out: number[] = [];
+  for (const e of entries) {
+    const first = Math.ceil(e.start / ID_RANGE_SIZE) * ID_RANGE_SIZE;
+    for (let s = first; s + ID_RANGE_SIZE <= e.start + e.count; s += ID_RANGE_SIZE) out.push(s);
+  }
+  return out;
+}
+
+const overlaps = (start: number, used: number[]) => used.some((u) => u >= start && u < start + ID_RANGE_SIZE);
+
+/** The granted slices, uid and gid paired by position; host ids are checked when one is tried. */
+interface Slices {
+  uids: number[];
+  gids: number[];
+  usedUids: number[];
+  usedGids: number[];
+}
+
+function sliceAt(s: Slices, i: number): IdRange | undefined {
+  const uid = s.uids[i]!;
+  const gid = s.gids[i]!;
+  return overlaps(uid, s.usedUids) || overlaps(gid, s.usedGids) ? undefined : { uid, gid, size: ID_RANGE_SIZE };
+}
+
+/** Every usable slice (for tests and reports; allocation checks only the ones it tries). */
 export function candidateSlices(
   subuid: SubidEntry[],
   subgid: SubidEntry[],
   usedUids: number[],
   usedGids: number[],
 ): IdRange[] {
-  const slices = (entries: SubidEntry[], used: number[]) => {
-    const out: number[] = [];
-    for (const e of entries) {
-      const first = Math.ceil(e.start / ID_RANGE_SIZE) * ID_RANGE_SIZE;
-      for (let s = first; s + ID_RANGE_SIZE <= e.start + e.count; s += ID_RANGE_SIZE) {
-        if (!used.some((u) => u >= s && u < s + ID_RANGE_SIZE)) out.push(s);
-      }
-    }
-    return out;
-  };
-  const u = slices(subuid, usedUids);
-  const g = slices(subgid, usedGids);
-  const n = Math.min(u.length, g.length);
+  const s: Slices = { uids: sliceStarts(subuid), gids: sliceStarts(subgid), usedUids, usedGids };
   const out: IdRange[] = [];
-  for (let i = 0; i < n; i++) out.push({ uid: u[i]!, gid: g[i]!, size: ID_RANGE_SIZE });
+  for (let i = 0; i < Math.min(s.uids.length, s.gids.length); i++) {
+    const r = sliceAt(s, i);
+    if (r) out.push(r);
+  }
   return out;
 }
 
@@ -92,7 +106,7 @@ export class IdPool {
     this.dir = path.join(machineDir, "idpool");
   }
 
-  private candidates(): IdRange[] {
+  private slices(): Slices {
     const read = (f: string) => {
       try {
         return fs.readFileSync(f, "utf8");
@@ -108,7 +122,12 @@ export class IdPool {
         `No user-namespace id range is reserved for user "${POOL_USER}" in /etc/subuid and /etc/subgid: run scripts/setup, or use --userns=host`,
       );
     }
-    return candidateSlices(subuid, subgid, hostIds(read("/etc/passwd"), 2), hostIds(read("/etc/group"), 2));
+    return {
+      uids: sliceStarts(subuid),
+      gids: sliceStarts(subgid),
+      usedUids: hostIds(read("/etc/passwd"), 2),
+      usedGids: hostIds(read("/etc/group"), 2),
+    };
   }
 
   private leaseFile(r: IdRange): string {
@@ -118,12 +137,14 @@ export class IdPool {
   /** Claims a free slice for `owner`. The owner's container directory must already exist. */
   async allocate(owner: LeaseOwner): Promise<IdRange> {
     fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    const all = this.candidates();
+    const slices = this.slices();
+    const n = Math.min(slices.uids.length, slices.gids.length);
     for (let attempt = 0; attempt < 2; attempt++) {
       // Start at a random slice so concurrent allocators rarely contend for the same file.
-      const offset = Math.floor(Math.random() * all.length);
-      for (let i = 0; i < all.length; i++) {
-        const r = all[(offset + i) % all.length]!;
+      const offset = Math.floor(Math.random() * n);
+      for (let i = 0; i < n; i++) {
+        const r = sliceAt(slices, (offset + i) % n);
+        if (!r) continue;
         try {
           fs.writeFileSync(this.leaseFile(r), JSON.stringify(owner), { flag: "wx", mode: 0o600 });
           log(`leased ${r.uid}/${r.gid} to ${owner.id.slice(0, 12)}`);

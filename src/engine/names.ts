@@ -6,7 +6,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { randomInt } from "node:crypto";
+import { randomInt } from "../common/random.js";
 import { conflict, errnoCode, invalidArgument } from "../common/index.js";
 
 const nameInUse = (name: string, holder: string) =>

@@ -6,19 +6,8 @@ import { createHash, type Hash } from "node:crypto";
 import fs from "node:fs";
 import { Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { corrupt } from "../common/index.js";
 
-const DIGEST_RE = /^sha256:[a-f0-9]{64}$/;
-
-export function isDigest(s: unknown): s is string {
-  return typeof s === "string" && DIGEST_RE.test(s);
-}
-
-/** The hex part of a digest, after checking its form (a digest names a file in the store). */
-export function digestHex(digest: string): string {
-  if (!isDigest(digest)) throw corrupt(`Invalid digest "${digest}"`);
-  return digest.slice("sha256:".length);
-}
+export { isDigest, digestHex } from "./digest-name.js";
 
 export function sha256Digest(data: string | Uint8Array): string {
   return "sha256:" + createHash("sha256").update(data).digest("hex");
@@ -57,4 +46,14 @@ export async function digestFile(file: string): Promise<{ digest: string; size: 
   const hasher = new DigestStream();
   await pipeline(fs.createReadStream(file), hasher, drain);
   return { digest: hasher.digest(), size: hasher.size };
+}
+
+/** Docker's chain ids: ChainID(L0) = DiffID(L0); ChainID(Ln) = sha256(ChainID(Ln-1) + " " + DiffID(Ln)). */
+export function chainIds(diffIds: string[]): string[] {
+  const out: string[] = [];
+  for (const diffId of diffIds) {
+    const prev = out[out.length - 1];
+    out.push(prev === undefined ? diffId : sha256Digest(`${prev} ${diffId}`));
+  }
+  return out;
 }

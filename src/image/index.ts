@@ -1,5 +1,5 @@
 /** Images: references, the OCI-layout store, archives (load), layer unpacking. */
-export { ImageStore, chainIds, type RemoveOptions, type ResolveOptions } from "./store.js";
+export { ImageStore, type RemoveOptions, type ResolveOptions } from "./store.js";
 export { Image, type ImageSummary } from "./image.js";
 export { formatRemoveRecord, type ImageUser, type RemoveRecord } from "./remove.js";
 export type { LoadResult } from "./load.js";

@@ -11,12 +11,9 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { pipeline } from "node:stream/promises";
 import { corrupt, errnoCode, isTsrunError, logger, type StateRoot } from "../common/index.js";
-import { openLayerFile } from "./compression.js";
-import { DigestStream, digestHex } from "./digest.js";
+import { digestHex } from "./digest-name.js";
 import { makeScratch, withDirLock } from "./scratch.js";
-import { unpackLayerTar } from "./unpack.js";
 
 const log = logger("image");
 
@@ -75,16 +72,8 @@ export class LayerStore {
     fs.mkdirSync(diff);
     fs.chmodSync(diff, 0o755);
     const started = Date.now();
-    const { stream } = openLayerFile(blobFile, diffId);
-    const hasher = new DigestStream();
-    const feeding = pipeline(stream, hasher);
-    feeding.catch(() => undefined);
-    const result = await unpackLayerTar(hasher, diff);
-    await feeding;
-    if (hasher.digest() !== diffId) {
-      throw corrupt(`Layer ${diffId} is corrupt: its content has digest ${hasher.digest()}`);
-    }
-    if (result.opaque.length > 0) fs.writeFileSync(path.join(work, "opaque"), result.opaque.join("\n") + "\n");
+    const { unpackLayerBlob } = await import("./layer-unpacker.js");
+    const result = await unpackLayerBlob(diffId, blobFile, work);
     log(`unpacked ${diffId}: ${result.entries} entries, ${result.skipped} skipped, ${Date.now() - started} ms`);
   }
 

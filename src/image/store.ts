@@ -10,13 +10,12 @@ import fs from "node:fs";
 import { isTsrunError, notFound, type StateRoot } from "../common/index.js";
 import { withLock as withFileLock } from "../linux/index.js";
 import { Catalog, type ImageRecord } from "./catalog.js";
-import { sha256Digest } from "./digest.js";
 import { collectGarbage } from "./gc.js";
 import { Image, type ImageSummary } from "./image.js";
 import { LayerStore } from "./layers.js";
 import { OciLayout } from "./layout.js";
 import type { Descriptor, ImageConfig, OciManifest } from "./oci-types.js";
-import { loadArchive, type LoadResult } from "./load.js";
+import type { LoadResult } from "./load.js";
 import { familiarize, familiarString, formatReference, parseReference, parseTagReference, repositoryName, withDefaultTag } from "./reference.js";
 import { planRemoval, type ImageUser, type RemoveRecord } from "./remove.js";
 
@@ -111,6 +110,7 @@ export class ImageStore {
    * (`Untagged: busybox:latest`, `Deleted: sha256:…`), then collects garbage.
    */
   async remove(refOrId: string, opts: RemoveOptions = {}): Promise<RemoveRecord[]> {
+    const { chainIds } = await import("./digest.js");
     return this.locked(async () => {
       const catalog = this.catalog();
       const rec = findRecord(catalog, refOrId);
@@ -139,6 +139,7 @@ export class ImageStore {
    * stream. All or nothing: a bad archive is one TsrunError and the store is unchanged.
    */
   async load(input: string | NodeJS.ReadableStream): Promise<LoadResult> {
+    const { loadArchive } = await import("./load.js");
     return loadArchive(input, this.root, this.layout, (commit) => this.locked(() => commit(this.catalog())));
   }
 
@@ -167,16 +168,6 @@ export class ImageStore {
     fs.mkdirSync(this.root.locks, { recursive: true, mode: 0o700 });
     return withFileLock(this.layout.lockPath, body);
   }
-}
-
-/** Docker's chain ids: ChainID(L0) = DiffID(L0); ChainID(Ln) = sha256(ChainID(Ln-1) + " " + DiffID(Ln)). */
-export function chainIds(diffIds: string[]): string[] {
-  const out: string[] = [];
-  for (const diffId of diffIds) {
-    const prev = out[out.length - 1];
-    out.push(prev === undefined ? diffId : sha256Digest(`${prev} ${diffId}`));
-  }
-  return out;
 }
 
 /** Docker's lookup order: a full id is only an id; otherwise a name, then a unique id prefix. */

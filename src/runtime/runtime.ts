@@ -4,11 +4,12 @@ import type { Cgroup } from "../cgroups/cgroup.js";
 import { openCgroupDriver, type CgroupDriver } from "../cgroups/driver.js";
 import { monitorCgroupPath, resolveCgroupPath } from "../cgroups/cgroup-path.js";
 import { badState, conflict, errnoCode, invalidArgument, isTsrunError, notFound } from "../common/errors.js";
+import { removeTreeSync } from "../common/fsutil.js";
 import { logger } from "../common/log.js";
-import { FileLock } from "../linux/flock.js";
+import { OwnerLock } from "../linux/owner-lock.js";
 import { launchMonitor, MonitorConnection, readExitRecord, readStartedAt, type AttachOptions } from "./monitor-client.js";
 import { planFromSpec } from "./planner.js";
-import { isAlive, signalProcess, type ProcessIdentity } from "./process-identity.js";
+import { isAlive, processStartTime, signalProcess, type ProcessIdentity } from "../linux/process-identity.js";
 import { parseSignal } from "./signals.js";
 import type { Spec } from "./spec.js";
 import {
@@ -80,9 +81,6 @@ export class Runtime {
       if (errnoCode(e) === "EEXIST") throw conflict(`container with id exists: ${id}`);
       throw e;
     }
-    // Taken right after the mkdir that made the id ours: nobody else can hold it yet.
-    const lock = FileLock.tryAcquire(path.join(stateDir, LOCK_FILE));
-    if (!lock) throw conflict(`container with id exists: ${id}`);
     const record: StateRecord = {
       ociVersion: spec.ociVersion,
       id,
@@ -91,6 +89,9 @@ export class Runtime {
       phase: "creating",
       created: new Date().toISOString(),
       cgroupPath,
+      // No lock while creating: the id is new (the mkdir above made it ours), and while this
+      // process lives its "creating" record is not mistaken for a crashed one.
+      creator: { pid: process.pid, startTime: processStartTime(process.pid) ?? 0 },
     };
     const made: Teardown = {};
     try {
@@ -126,8 +127,6 @@ export class Runtime {
       // Only what this create made: a cgroup that existed before is someone else's.
       await this.teardown(id, cgroupPath, made).catch((cleanup) => log.withId(id)(`cleanup after failed create: ${(cleanup as Error).message}`));
       throw e;
-    } finally {
-      lock.release();
     }
   }
 
@@ -215,6 +214,8 @@ export class Runtime {
     log.withId(id)("delete");
     await this.withContainer(id, async (rec) => {
       const st = this.observe(id);
+      // A create in progress (its process alive) is not ours to take apart, force or not.
+      if (st.status === "creating") throw conflict(`container ${id} is being created`);
       if (!opts.force && (st.status === "running" || st.status === "paused")) {
         throw badState(`cannot delete container ${id} that is not stopped: ${st.status}`);
       }
@@ -239,9 +240,9 @@ export class Runtime {
     validateId(id);
     const stateDir = this.stateDir(id);
     if (!fs.existsSync(stateDir)) throw notFound(`container ${id} does not exist`);
-    let lock: FileLock;
+    let lock: OwnerLock;
     try {
-      lock = await FileLock.acquire(path.join(stateDir, LOCK_FILE));
+      lock = await OwnerLock.acquire(path.join(stateDir, LOCK_FILE));
     } catch (e) {
       if (errnoCode(e) === "ENOENT") throw notFound(`container ${id} does not exist`);
       throw e;
@@ -274,7 +275,8 @@ export class Runtime {
     const o: Observation = {
       record,
       exit,
-      locked: creating && isLocked(path.join(stateDir, LOCK_FILE)),
+      // A create holds no lock (see create()): its process being alive is what says it is in progress.
+      locked: creating && isAlive(record?.creator),
       initAlive,
       monitorAlive,
       startedAt: creating ? undefined : readStartedAt(stateDir),
@@ -305,7 +307,7 @@ export class Runtime {
       driver.sweepMonitorCgroups(path.posix.dirname(cgroupPath));
       driver.removeEmptyAncestors(cgroupPath);
     }
-    fs.rmSync(this.stateDir(id), { recursive: true, force: true });
+    removeTreeSync(this.stateDir(id));
   }
 }
 
@@ -343,22 +345,11 @@ function brokenRecord(id: string, stateDir: string): StateRecord {
   return { ociVersion: "1.2.0", id, bundle: "", phase: "creating", created: "", cgroupPath: "" };
 }
 
-function isLocked(lockPath: string): boolean {
-  let lock: FileLock | undefined;
-  try {
-    lock = FileLock.tryAcquire(lockPath);
-  } catch (e) {
-    if (errnoCode(e) === "ENOENT") return false;
-    throw e;
-  }
-  lock?.release();
-  return lock === undefined;
-}
-
 async function waitGone(p: ProcessIdentity): Promise<void> {
   const deadline = Date.now() + MONITOR_EXIT_TIMEOUT_MS;
-  while (isAlive(p)) {
+  // SIGKILL takes effect within a millisecond or so: poll fast first, then back off.
+  for (let delay = 1; isAlive(p); delay = Math.min(delay * 2, 20)) {
     if (Date.now() > deadline) throw new Error(`Timed out waiting for monitor ${p.pid} to exit`);
-    await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, delay));
   }
 }

@@ -1,7 +1,7 @@
 import path from "node:path";
 import { readJsonIfExists, writeJsonAtomic } from "../common/fsutil.js";
 import type { ExitStatus } from "./monitor-client.js";
-import type { ProcessIdentity } from "./process-identity.js";
+import type { ProcessIdentity } from "../linux/process-identity.js";
 
 /** OCI status, as `runc state` reports it. */
 export type RuntimeStatus = "creating" | "created" | "running" | "paused" | "stopped";
@@ -36,6 +36,8 @@ export interface StateRecord {
   created: string;
   /** Written before the cgroups are made, so a crash in create can still be repaired. */
   cgroupPath: string;
+  /** The process creating the container: while it lives, a "creating" record is not broken. */
+  creator?: ProcessIdentity;
   init?: ProcessIdentity;
   monitor?: ProcessIdentity;
   protocol?: number;
@@ -51,7 +53,7 @@ export const writeStateRecord = (stateDir: string, rec: StateRecord) => writeJso
 export interface Observation {
   record: StateRecord | undefined;
   exit: ExitStatus | undefined;
-  /** Someone holds the container's lock (a create in progress, when the phase is "creating"). */
+  /** A create is in progress: the process creating it lives (when the phase is "creating"). */
   locked: boolean;
   initAlive: boolean;
   monitorAlive: boolean;

@@ -8,7 +8,7 @@ import os from "node:os";
 import path from "node:path";
 
 export const REPO = path.resolve(import.meta.dirname, "..", "..");
-export const CLI = path.join(REPO, "dist", "cli", "main.js");
+export const CLI = path.join(REPO, "dist", "bin", "tsrun.cjs");
 export const BUSYBOX_TAR = path.join(REPO, "rootfs", "out", "busybox.tar");
 
 export const isRoot = process.getuid?.() === 0;

@@ -238,7 +238,8 @@ describe.skipIf(!isRoot)("native monitor and init", () => {
     track(launched.pid);
     track(launched.monitorPid);
     process.kill(launched.pid, "SIGKILL");
-    fs.rmSync(p.monitor.stateDir, { recursive: true });
+    // The monitor may be writing its exit record meanwhile (ENOTEMPTY): retry, as a deleter would.
+    fs.rmSync(p.monitor.stateDir, { recursive: true, maxRetries: 20, retryDelay: 10 });
     await waitGone(launched.monitorPid);
     expect(alive(launched.pid)).toBe(false);
   });

@@ -100,7 +100,7 @@ describe("id pool", () => {
     expect(sub).toEqual([{ start: 131072, count: 262144 }]);
     const slices = candidateSlices(sub, sub, [200000], []);
     expect(slices.map((s) => s.uid)).toEqual([131072, 262144, 327680]);
-    expect(slices.map((s) => s.gid)).toEqual([131072, 196608, 262144]);
+    expect(slices.map((s) => s.gid)).toEqual([131072, 262144, 327680]);
     expect(slices.every((s) => s.size === 65536)).toBe(true);
   });
 });

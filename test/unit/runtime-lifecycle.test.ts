@@ -9,7 +9,7 @@ import { FakeCgroupTree } from "../../src/cgroups/fake-tree.js";
 import { layoutFromMountinfo } from "../../src/cgroups/hierarchy.js";
 import type { Launched } from "../../src/runtime/monitor-client.js";
 import type { Plan } from "../../src/runtime/plan.js";
-import { processStartTime } from "../../src/runtime/process-identity.js";
+import { processStartTime } from "../../src/linux/process-identity.js";
 import { Runtime } from "../../src/runtime/runtime.js";
 import type { Spec } from "../../src/runtime/spec.js";
 

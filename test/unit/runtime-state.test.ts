@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isAlive, processStartTime } from "../../src/runtime/process-identity.js";
+import { isAlive, processStartTime } from "../../src/linux/process-identity.js";
 import { validateId } from "../../src/runtime/runtime.js";
 import { parseSignal } from "../../src/runtime/signals.js";
 import { deriveStatus, toRuntimeState, type Observation, type StateRecord } from "../../src/runtime/state.js";

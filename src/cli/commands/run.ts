@@ -5,6 +5,7 @@
 import os from "node:os";
 import type { Command } from "commander";
 import type { RunOptions } from "../../engine/index.js";
+import type { MonitorConnection } from "../../runtime/index.js";
 import { ExitStatus } from "../exit.js";
 import type { CliContext } from "../context.js";
 
@@ -92,10 +93,12 @@ export function registerRun(program: Command, ctx: CliContext): void {
     let rec;
     try {
       rec = await engine.create(opts);
-    } finally {
-      if (early.caught) early.release();
+    } catch (e) {
+      early.release();
+      throw e;
     }
     if (early.caught) {
+      early.release();
       await engine.remove(rec.Id, { force: true });
       throw new ExitStatus(128 + early.caught);
     }
@@ -105,23 +108,25 @@ export function registerRun(program: Command, ctx: CliContext): void {
       process.stdout.write(rec.Id + "\n");
       return;
     }
+    let conn: MonitorConnection | undefined;
     let code: number;
     try {
-      const conn = await engine.start(rec.Id, { stdin: opts.interactive, stdout: true, stderr: true, cleanupOwner: opts.rm });
+      conn = await engine.start(rec.Id, { stdin: opts.interactive, stdout: true, stderr: true, cleanupOwner: opts.rm });
       if (!conn) throw new ExitStatus(125, `tsrun: container ${rec.Id} did not start`);
-      if (early.caught) {
-        conn.close();
-        throw new ExitStatus(128 + early.caught);
-      }
+      if (early.caught) throw new ExitStatus(128 + early.caught);
       early.release();
       const { relay } = await import("../attach.js");
       code = (await relay(conn, { stdin: opts.interactive, tty: opts.tty, sigProxy: true })).exitCode;
     } catch (e) {
       early.release();
       await (opts.rm ? engine.remove(rec.Id, { force: true }) : engine.finish(rec.Id)).catch(() => undefined);
+      conn?.close();
       throw e;
     }
+    // The connection closes only now: a cleanup owner that went away first would make the
+    // monitor run its exit command.
     await (opts.rm ? engine.remove(rec.Id, { force: true }) : engine.finish(rec.Id));
+    conn.close();
     throw new ExitStatus(code);
   });
 }
