@@ -341,9 +341,14 @@ export class Engine {
 
   /**
    * Moves a stopped container's exit status from the runtime into the record and frees the
-   * runtime's state (monitor gone, cgroups removed). Idempotent; safe to race.
+   * runtime's state (monitor gone, cgroups removed); an exited `--rm` container is removed
+   * altogether, by whichever command notices first. Idempotent; safe to race.
+   *
+   * While the monitor still runs it may be delivering the last output to an attached
+   * client, so only `force` (the foreground client itself, or the monitor's exit command)
+   * takes the runtime state apart then.
    */
-  async reconcile(rec: ContainerRecord): Promise<ContainerRecord> {
+  async reconcile(rec: ContainerRecord, opts: { force?: boolean } = {}): Promise<ContainerRecord> {
     if (!fs.existsSync(this.root.runtimeState(rec.Id))) return rec;
     const runtime = await this.runtime();
     let st: RuntimeState;
@@ -353,9 +358,13 @@ export class Engine {
       if (e instanceof TsrunError && e.kind === "not-found") return rec;
       throw e;
     }
-    if (st.status !== "stopped") return rec;
+    if (st.status !== "stopped" || (st.monitorAlive && !opts.force)) return rec;
     if (st.exit || st.startedAt) recordExit(rec, st.exit, st.startedAt);
     writeRecord(this.root, rec);
+    if (rec.HostConfig.AutoRemove) {
+      await this.destroy(rec);
+      return rec;
+    }
     await runtime.delete(rec.Id, { force: true });
     return rec;
   }
@@ -363,7 +372,7 @@ export class Engine {
   /** The exit status after a foreground run: record it and free the runtime state. */
   async finish(id: string): Promise<ContainerRecord | undefined> {
     const rec = readRecord(this.root, id);
-    return rec ? this.reconcile(rec) : undefined;
+    return rec ? this.reconcile(rec, { force: true }) : undefined;
   }
 
   /** Docker's rm. Returns the container's id. */
@@ -400,10 +409,8 @@ export class Engine {
 
   /** Run by the monitor after the container exits and nobody else cleaned up. */
   async exitHook(id: string): Promise<void> {
-    let rec = readRecord(this.root, id);
-    if (!rec) return;
-    rec = await this.reconcile(rec);
-    if (rec.HostConfig.AutoRemove) await this.destroy(rec);
+    const rec = readRecord(this.root, id);
+    if (rec) await this.reconcile(rec, { force: true });
   }
 }
 

@@ -21,6 +21,8 @@ export interface RuntimeState {
   finishedAt?: string;
   exit?: ExitStatus;
   monitorPid?: number;
+  /** The monitor still runs (after an exit it may still be delivering output to its clients). */
+  monitorAlive: boolean;
   /** Protocol version of the container's monitor. */
   protocol?: number;
 }
@@ -90,6 +92,7 @@ export function toRuntimeState(id: string, bundle: string, status: RuntimeStatus
     ...(startedAt ? { startedAt } : {}),
     ...(o.exit ? { finishedAt: o.exit.finishedAt, exit: o.exit } : {}),
     ...(rec?.monitor ? { monitorPid: rec.monitor.pid } : {}),
+    monitorAlive: o.monitorAlive,
     ...(rec?.protocol !== undefined ? { protocol: rec.protocol } : {}),
   };
 }

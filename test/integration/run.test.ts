@@ -2,7 +2,7 @@
  * `tsrun run` end to end, as a user runs it: real containers on a private root, checked
  * from inside with busybox applets.
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -153,6 +153,29 @@ describe.skipIf(!isRoot)("tsrun run", () => {
     expect(out).toContain("33 101");
   });
 
+  it("carries Ctrl-C as a byte to the container's terminal and restores the user's terminal", async () => {
+    const inner = root.commandLine([
+      "run", "--rm", "-it", "busybox", "sh", "-c", "trap 'echo got-int' INT; echo ready; sleep 5; echo after",
+    ]);
+    // script(1) is the user's terminal: raw mode must be off again once tsrun exits.
+    const child = spawn("script", ["-qec", `stty -a | grep -o -- '-\\?icanon'; ${inner}; stty -a | grep -o -- '-\\?icanon'`, "/dev/null"]);
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+      if (out.includes("ready") && !out.includes("^C-sent")) {
+        out += "^C-sent";
+        child.stdin.write("\x03");
+      }
+    });
+    const code = await new Promise((r) => child.on("close", r));
+    expect(code).toBe(0);
+    expect(out).toContain("got-int");
+    expect(out).toContain("after");
+    const modes = out.match(/-?icanon/g);
+    expect(modes?.[0]).toBe("icanon");
+    expect(modes?.[modes.length - 1]).toBe("icanon");
+  });
+
   it("refuses -it when stdin is not a terminal", async () => {
     const r = await root.run(["run", "--rm", "-it", "busybox", "true"]);
     expect(r.code).toBe(1);
@@ -230,6 +253,21 @@ describe.skipIf(!isRoot)("tsrun run", () => {
     expect(hostTraces(short)).toEqual([]);
     expect(fs.readFileSync("/proc/self/mountinfo", "utf8").split("\n").length).toBe(before);
     expect((await root.run(["ps", "-a", "-q"])).stdout.split("\n")).not.toContain(short);
+  });
+
+  it("removes an --rm container even when the CLI is killed", async () => {
+    const marker = `1.${process.pid}${Date.now() % 1000}`; // a second and a bit; unique on this machine
+    const cli = root.spawn(["run", "--rm", "--name", "orphan", "busybox", "sleep", marker]);
+    await waitForProcess(["sleep", marker]);
+    cli.kill("SIGKILL");
+    // The container runs on (its monitor lives); when it exits the monitor's exit command removes it.
+    const deadline = Date.now() + 15_000;
+    let listed = true;
+    while (listed && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      listed = (await root.run(["ps", "-a", "--format", "json"])).stdout.includes('"Names":"orphan"');
+    }
+    expect(listed).toBe(false);
   });
 
   it("lists exited containers with ps -a and removes them with rm", async () => {

@@ -230,6 +230,10 @@ describe.skipIf(!ready)("runtime lifecycle on real containers", () => {
       expect(fs.existsSync(stateDir)).toBe(false);
     } finally {
       straggler.kill("SIGKILL");
+      // Whatever the test's outcome, leave no cgroup behind.
+      await until("the straggler to die", () => straggler.exitCode !== null || straggler.signalCode !== null).catch(() => undefined);
+      await cg.remove().catch(() => undefined);
+      driver.removeEmptyAncestors(cgroupPath);
     }
   });
 });

@@ -50,6 +50,7 @@ describe("toRuntimeState", () => {
       created: "2025-01-01T00:00:00.000Z",
       startedAt: "s",
       monitorPid: 99,
+      monitorAlive: true,
       protocol: 1,
     });
   });
