@@ -53,11 +53,12 @@ export async function relay(conn: MonitorConnection, opts: RelayOptions): Promis
     conn.on("stderr", (chunk: Buffer) => process.stderr.write(chunk));
 
     if (opts.tty && process.stdin.isTTY && opts.stdin) {
-      process.stdin.setRawMode(true);
-      const onExit = () => process.stdin.setRawMode(false);
+      const { makeRaw, restoreTerminal } = await import("../linux/termios.js");
+      const saved = makeRaw(0);
+      const onExit = () => restoreTerminal(saved);
       process.on("exit", onExit);
       cleanups.push(() => {
-        process.stdin.setRawMode(false);
+        restoreTerminal(saved);
         process.off("exit", onExit);
       });
     }

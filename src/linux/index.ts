@@ -5,3 +5,4 @@ export * from "./mknod.js";
 export * from "./dir-lock.js";
 export * from "./process-identity.js";
 export * from "./owner-lock.js";
+export * from "./termios.js";
