@@ -36,7 +36,7 @@ int exit_record_write(const struct exit_record *r) {
   put(&b, ",\"finishedAt\":");
   put_time(&b, r->finished_at);
   put(&b, "}\n");
-  int ret = b.data ? write_atomic("exit.json", (const char *)b.data, b.len) : -1;
+  int ret = b.data ? write_replace("exit.json", (const char *)b.data, b.len) : -1;
   int e = errno;
   tbuf_free(&b);
   errno = e;
@@ -46,12 +46,19 @@ int exit_record_write(const struct exit_record *r) {
 int started_record_write(const char *started_at) {
   char line[48];
   int n = snprintf(line, sizeof line, "%s\n", started_at);
-  return write_atomic("started", line, (size_t)n);
+  int fd = write_replace("started", line, (size_t)n);
+  return fd < 0 ? -1 : close(fd);
 }
 
-int exit_command_run(const struct plan *p) {
+int restarting_record_write(const char *due) {
+  char line[48];
+  int n = snprintf(line, sizeof line, "%s\n", due);
+  return write_atomic("restarting", line, (size_t)n);
+}
+
+int command_run_detached(const struct plan *p, char **argv) {
   struct stat st;
-  if (!p->exit_command || stat(p->state_dir, &st) < 0) return 0;
+  if (!argv || stat(p->state_dir, &st) < 0) return 0;
   pid_t c = fork();
   if (c < 0) return -1;
   if (c == 0) {
@@ -65,7 +72,7 @@ int exit_command_run(const struct plan *p) {
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     signal(SIGPIPE, SIG_DFL);
-    execvp(p->exit_command[0], p->exit_command);
+    execvp(argv[0], argv);
     _exit(127);
   }
   while (waitpid(c, NULL, 0) < 0 && errno == EINTR) {

@@ -41,7 +41,11 @@ static int guard(const struct init_ctx *c) {
   if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) return ts_fail_errno(TS_STEP_PRCTL, "PR_SET_DUMPABLE");
   struct pollfd pfd = {.fd = c->sync, .events = 0};
   if (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLHUP | POLLERR))) _exit(1);
-  if (!(c->plan->new_ns & CLONE_NEWPID) && getppid() != c->monitor_pid) _exit(1);
+  /* In a joined PID namespace (--pid container:X) the monitor is outside it: getppid() is 0
+   * while the monitor lives, and a pid of X's namespace once we are reparented. */
+  bool joined_pid = false;
+  for (size_t i = 0; i < c->plan->n_joins; i++) joined_pid |= c->plan->joins[i].nstype == CLONE_NEWPID;
+  if (!(c->plan->new_ns & CLONE_NEWPID) && getppid() != (joined_pid ? 0 : c->monitor_pid)) _exit(1);
   return 0;
 }
 
@@ -198,6 +202,10 @@ static int enter(const struct init_ctx *c, int *fds, size_t nfds) {
   trace_point("init: started");
   if (wait_go(c, fds, nfds) < 0) return -1;
   trace_point("init: go");
+  /* Into the container's v1 cgroups (the cgroup2 one it was born in) before anything else. */
+  if (cgjoin_self(c->cgroups, TS_STEP_CGROUP) < 0) return -1;
+  cgjoin_close(c->cgroups);
+  trace_point("init: in its cgroups");
   if (!c->userns_entered && join_userns(p) < 0) return -1;
   if (plan_has_userns(p) && (become_root() < 0 || guard(c) < 0)) return -1;
   /* After the cgroup join, so the container's cgroup is the root of its view, not the

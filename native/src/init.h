@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "cgjoin.h"
 #include "plan.h"
 
 struct init_ctx {
@@ -13,6 +14,7 @@ struct init_ctx {
   int stdin_fd, stdout_fd, stderr_fd; /* pipe ends or /dev/null; -1 with a terminal */
   pid_t monitor_pid;
   bool userns_entered; /* the joined user namespace was entered by init_enter_userns */
+  struct cgjoin *cgroups; /* the container's v1 cgroups, joined by the init itself on GO */
 };
 
 /*

@@ -18,6 +18,7 @@
 
 #include "../gen/protocol.h"
 #include "buf.h"
+#include "cgjoin.h"
 #include "err.h"
 #include "frame.h"
 #include "jsonlog.h"
@@ -64,15 +65,39 @@ static int open_log(struct jsonlog *log, const struct plan *p) {
   return jsonlog_open(log, p->log_path) < 0 ? ts_fail_errno(TS_STEP_MONITOR, p->log_path) : 0;
 }
 
+/*
+ * Out of the caller's cgroup (and never in the container's: an OOM kill there must not take
+ * the monitor), without the global lock a pid written into cgroup.procs takes (cgjoin.h):
+ * into the v1 cgroups by moving itself, into the cgroup2 one by being born there. The
+ * process the launcher started forks the monitor proper into it and ends; the launcher
+ * waits for fd 3, not for its child, and the init's PR_SET_PDEATHSIG follows the monitor
+ * proper, which clones it.
+ */
+static int join_own_cgroups(const struct plan *p) {
+  struct cgjoin j;
+  if (cgjoin_open(&j, p->own_cgroup_procs, p->n_own_cgroup_procs, TS_STEP_MONITOR_CGROUP) < 0) return -1;
+  bool born_in_v2 = false;
+  if (cgjoin_self(&j, TS_STEP_MONITOR_CGROUP) < 0) goto fail;
+  if (j.v2_dir >= 0) {
+    pid_t pid = cgjoin_clone(0, j.v2_dir, &born_in_v2);
+    if (pid < 0) {
+      ts_fail_errno(TS_STEP_MONITOR_CGROUP, "clone");
+      goto fail;
+    }
+    if (pid > 0) _exit(0);
+  }
+  if (cgjoin_write_pid(&j, getpid(), !born_in_v2, TS_STEP_MONITOR_CGROUP) < 0) goto fail;
+  cgjoin_close(&j);
+  return 0;
+fail:
+  cgjoin_close(&j);
+  return -1;
+}
+
 static int setup_self(const struct plan *p) {
+  if (join_own_cgroups(p) < 0) return -1;
   /* Its own session: the monitor outlives the CLI, its terminal and its session. */
   if (setsid() < 0 && getsid(0) != getpid()) return ts_fail_errno(TS_STEP_MONITOR, "setsid");
-  /* Out of the caller's cgroup (and never in the container's: an OOM kill there must not
-   * take the monitor). */
-  char pid[16];
-  snprintf(pid, sizeof pid, "%d", (int)getpid());
-  for (size_t i = 0; i < p->n_own_cgroup_procs; i++)
-    if (write_file(p->own_cgroup_procs[i], pid) < 0) return ts_fail_errno(TS_STEP_MONITOR_CGROUP, p->own_cgroup_procs[i]);
   if (chdir(p->state_dir) < 0) return ts_fail_errno(TS_STEP_MONITOR, p->state_dir);
   /* Clients may vanish mid-write; the errors are handled where they happen. */
   signal(SIGPIPE, SIG_IGN);

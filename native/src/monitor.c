@@ -24,6 +24,7 @@
 #include "exitrec.h"
 #include "frame.h"
 #include "jsonlog.h"
+#include "restart.h"
 #include "sync.h"
 #include "util.h"
 
@@ -36,6 +37,9 @@
  * pipes, when the PID namespace is shared), and for slow clients to take what is queued. */
 #define DRAIN_MS 3000
 #define FLUSH_MS 2000
+/* The oldest client protocol still served (a client of protocol 1 never sends STOP, and
+ * sees RESTARTING as EXITED). */
+#define OLDEST_CLIENT_PROTOCOL 1
 
 enum tag { T_LISTEN = 1, T_SIGNAL, T_SYNC, T_OUT, T_ERR, T_IN, T_CLIENT };
 
@@ -60,6 +64,11 @@ struct mon {
   bool oom;
   long long oom_base;
   char started_at[40], finished_at[40];
+  uint64_t started_ms, exited_ms; /* monotonic, for the uptime a restart decision needs */
+  bool stopped;                   /* STOP received: this exit is wanted, no restart */
+  bool restart_pending;           /* waiting out the back-off (state RESTARTING) */
+  uint64_t restart_due;           /* monotonic */
+  char restart_at[40];            /* the same, RFC 3339, as in the `restarting` file */
   uint64_t drain_deadline, flush_deadline;
   uint32_t ev_out, ev_err, ev_in, ev_sync;
   struct client *clients[MAX_CLIENTS];
@@ -189,7 +198,9 @@ static void write_stdin(struct mon *m) {
 /* ---- lifecycle ------------------------------------------------------------------------ */
 
 static void started(struct mon *m) {
+  trace_point("monitor: execve done");
   m->state = TS_STATE_RUNNING;
+  m->started_ms = now_ms();
   rfc3339_now(m->started_at);
   if (started_record_write(m->started_at) < 0) diag(true, "Cannot write \"started\": %s", strerror(errno));
   for (size_t i = 0; i < m->n_clients; i++)
@@ -197,6 +208,7 @@ static void started(struct mon *m) {
       m->clients[i]->start_pending = false;
       send_frame(m->clients[i], TS_MSG_STARTED, NULL, 0);
     }
+  trace_point("monitor: started recorded");
 }
 
 static void start_failed(struct mon *m) {
@@ -244,10 +256,40 @@ static void reap(struct mon *m) {
     if (pid == m->s->pid && !m->exited) {
       m->exited = true;
       m->wait_status = st;
+      m->exited_ms = now_ms();
       rfc3339_now(m->finished_at);
+      trace_point("monitor: PID 1 exited");
       m->drain_deadline = now_ms() + DRAIN_MS;
     }
   }
+}
+
+static void flush_clients(struct mon *m);
+
+/* Docker's restart policy, for a process that really ran (a failed start is no exit to
+ * restart after): the decision (restart.h), then the `restarting` record, without which
+ * nobody would know, so no restart when it cannot be written (the state dir is gone, say). */
+static void schedule_restart(struct mon *m) {
+  /* The exec's EOF on the sync socket may be read after the exit was reaped. */
+  uint64_t uptime = m->exited_ms > m->started_ms ? m->exited_ms - m->started_ms : 0, delay;
+  if (!m->started_at[0] || !restart_decide(&m->p->restart, m->exit_code, m->stopped, uptime, &delay)) return;
+  rfc3339_after(m->restart_at, delay);
+  if (restarting_record_write(m->restart_at) < 0) {
+    if (errno != ENOENT) diag(true, "Cannot write \"restarting\": %s", strerror(errno));
+    return;
+  }
+  m->restart_due = now_ms() + delay;
+  m->restart_pending = true;
+  diag(false, "Exit code %d: restarting in %llu ms", m->exit_code, (unsigned long long)delay);
+}
+
+/* STOP during the back-off: the container stays exited; the exit command runs as usual. */
+static void cancel_restart(struct mon *m) {
+  if (!m->restart_pending) return;
+  m->restart_pending = false;
+  m->state = TS_STATE_EXITED;
+  if (unlink("restarting") < 0 && errno != ENOENT) diag(true, "Cannot remove \"restarting\": %s", strerror(errno));
+  diag(false, "Restart cancelled by STOP");
 }
 
 static void finalize(struct mon *m) {
@@ -260,8 +302,11 @@ static void finalize(struct mon *m) {
   }
   if (m->p->oom_events_file && m->oom_base >= 0) m->oom = read_oom_kill(m->p->oom_events_file) > m->oom_base;
   jsonlog_flush(&m->log);
+  /* `restarting` before exit.json: whoever sees the exit also sees the restart pending. */
+  schedule_restart(m);
   struct exit_record rec = {m->exit_code, m->exit_signal, m->oom, m->started_at, m->finished_at};
-  if (exit_record_write(&rec) < 0 && errno != ENOENT) diag(true, "Cannot write \"exit.json\": %s", strerror(errno));
+  int record = exit_record_write(&rec);
+  if (record < 0 && errno != ENOENT) diag(true, "Cannot write \"exit.json\": %s", strerror(errno));
   m->state = TS_STATE_EXITED;
   struct tbuf b = {0};
   exit_payload(m, &b);
@@ -285,7 +330,15 @@ static void finalize(struct mon *m) {
     close(m->s->in);
     m->s->in = -1;
   }
+  if (m->restart_pending) m->state = TS_STATE_RESTARTING;
   m->finalized = true;
+  trace_point("monitor: exit recorded");
+  /* The news first (a foreground run waits for it), then the record made durable. */
+  flush_clients(m);
+  if (record >= 0) {
+    if (fsync(record) < 0) diag(true, "Cannot fsync \"exit.json\": %s", strerror(errno));
+    close(record);
+  }
 }
 
 /* ---- clients -------------------------------------------------------------------------- */
@@ -315,17 +368,32 @@ static void accept_client(struct mon *m) {
 static void on_hello(struct mon *m, struct client *c, struct rd *r) {
   uint32_t proto = rd_u32(r), flags = rd_u32(r);
   if (r->err) return send_error(c, "Malformed HELLO");
-  if (proto != TS_MONITOR_PROTOCOL)
-    return send_error(c, "Protocol version %u is not supported; this monitor speaks %u", proto, TS_MONITOR_PROTOCOL);
+  if (proto < OLDEST_CLIENT_PROTOCOL || proto > TS_MONITOR_PROTOCOL)
+    return send_error(c, "Protocol version %u is not supported; this monitor speaks %u to %u", proto,
+                      OLDEST_CLIENT_PROTOCOL, TS_MONITOR_PROTOCOL);
   c->hello = true;
   c->flags = flags;
+  bool restarting = m->state == TS_STATE_RESTARTING;
   struct tbuf b = {0};
   tbuf_u32(&b, TS_MONITOR_PROTOCOL);
   tbuf_u32(&b, (uint32_t)m->s->pid);
-  tbuf_u8(&b, (uint8_t)m->state);
-  if (m->state == TS_STATE_EXITED) exit_payload(m, &b);
+  tbuf_u8(&b, (uint8_t)(restarting && proto < 2 ? TS_STATE_EXITED : m->state));
+  if (m->state == TS_STATE_EXITED || restarting) exit_payload(m, &b);
+  if (restarting) tbuf_str(&b, m->restart_at);
   send_frame(c, TS_MSG_HELLO, b.data, b.len);
   tbuf_free(&b);
+}
+
+/* STOP: the exit that follows is wanted (no restart), the signal goes as with SIGNAL, and
+ * a pending restart is cancelled. Acknowledged with the state after it. */
+static void on_stop(struct mon *m, struct client *c, struct rd *r) {
+  uint32_t sig = rd_u32(r);
+  if (r->err || sig >= 65) return send_error(c, "Malformed STOP");
+  m->stopped = true;
+  if (sig && !m->exited) kill(m->s->pid, (int)sig);
+  cancel_restart(m);
+  uint8_t state = (uint8_t)m->state;
+  send_frame(c, TS_MSG_STOP_ACK, &state, 1);
 }
 
 static void on_start(struct mon *m, struct client *c) {
@@ -353,7 +421,9 @@ static void on_message(struct mon *m, struct client *c, uint8_t type, const uint
     return on_hello(m, c, &r);
   }
   switch (type) {
-    case TS_MSG_START: return on_start(m, c);
+    case TS_MSG_START:
+      trace_point("monitor: START");
+      return on_start(m, c);
     case TS_MSG_STDIN:
       if ((c->flags & TS_HELLO_WANT_STDIN) && stdin_fd(m) >= 0 && !m->stdin_close) tbuf_put(&m->stdin_buf, payload, len);
       return;
@@ -376,8 +446,9 @@ static void on_message(struct mon *m, struct client *c, uint8_t type, const uint
       if (!m->exited) kill(m->s->pid, (int)sig);
       return;
     }
+    case TS_MSG_STOP: return on_stop(m, c, &r);
     default:
-      return send_error(c, "Expected START, STDIN, STDIN_CLOSE, RESIZE or SIGNAL, got message type %u", type);
+      return send_error(c, "Expected START, STDIN, STDIN_CLOSE, RESIZE, SIGNAL or STOP, got message type %u", type);
   }
 }
 
@@ -419,6 +490,12 @@ static void write_client(struct mon *m, size_t i) {
     if (n > 0) tbuf_consume(&c->out, (size_t)n);
   }
   if (!c->out.len && c->closing) drop_client(m, i);
+}
+
+/* Sends what is queued for every client now, as far as their sockets take it. */
+static void flush_clients(struct mon *m) {
+  for (size_t i = m->n_clients; i-- > 0;) /* backwards: write_client may drop client i */
+    if (m->clients[i]->out.len) write_client(m, i);
 }
 
 static bool owner_attached(struct mon *m) {
@@ -481,6 +558,27 @@ static void dispatch(struct mon *m, struct epoll_event *ev) {
   }
 }
 
+/* The next time the loop must wake up without an event (0: none): the end of the output's
+ * drain, of the clients' flush, of the restart back-off. Deadlines already passed wait for
+ * something else (an owner to leave), so they are not returned again: no busy loop. */
+static uint64_t next_deadline(struct mon *m) {
+  if (!m->exited) return 0;
+  if (!m->finalized) return m->drain_deadline;
+  uint64_t now = now_ms(), d = 0;
+  if (m->flush_deadline > now) d = m->flush_deadline;
+  if (m->restart_pending && m->restart_due > now && (!d || m->restart_due < d)) d = m->restart_due;
+  return d;
+}
+
+/* Done once the exit is recorded, no cleanup owner is attached, the clients have their
+ * output (or FLUSH_MS passed), and any restart back-off has run out. */
+static bool done(struct mon *m) {
+  if (!m->finalized || owner_attached(m)) return false;
+  if (!m->flush_deadline) m->flush_deadline = now_ms() + FLUSH_MS;
+  bool flushed = !output_pending(m) || now_ms() >= m->flush_deadline;
+  return flushed && (!m->restart_pending || now_ms() >= m->restart_due);
+}
+
 int monitor_run(const struct plan *p, struct spawned *s, int listen_fd, struct jsonlog *log, long long oom_base) {
   struct mon m = {.p = p, .s = s, .listen = listen_fd, .state = TS_STATE_CREATED, .oom_base = oom_base, .log = *log};
   m.ep = epoll_create1(EPOLL_CLOEXEC);
@@ -500,13 +598,10 @@ int monitor_run(const struct plan *p, struct spawned *s, int listen_fd, struct j
   for (;;) {
     int out = s->pty >= 0 ? s->pty : s->out;
     if (m.exited && !m.finalized && ((out < 0 && s->err < 0) || now_ms() >= m.drain_deadline)) finalize(&m);
-    if (m.finalized && !owner_attached(&m)) {
-      if (!m.flush_deadline) m.flush_deadline = now_ms() + FLUSH_MS;
-      if (!output_pending(&m) || now_ms() >= m.flush_deadline) break;
-    }
+    if (done(&m)) break;
     refresh(&m);
     int timeout = -1;
-    uint64_t deadline = m.finalized ? m.flush_deadline : m.exited ? m.drain_deadline : 0;
+    uint64_t deadline = next_deadline(&m);
     if (deadline) timeout = deadline > now_ms() ? (int)(deadline - now_ms()) : 0;
     struct epoll_event evs[16];
     int n = epoll_wait(m.ep, evs, 16, timeout);
@@ -521,6 +616,10 @@ int monitor_run(const struct plan *p, struct spawned *s, int listen_fd, struct j
   close(m.listen);
   unlink("monitor.sock");
   jsonlog_close(&m.log);
-  if (exit_command_run(p) < 0) diag(true, "Cannot fork the exit command: %s", strerror(errno));
+  /* The restart command instead of the exit command: it rebuilds the container (and the
+   * `restarting` record stays until it has, so the gap reads as restarting too). */
+  trace_point("monitor: done");
+  char **command = m.restart_pending ? p->restart.command : p->exit_command;
+  if (command_run_detached(p, command) < 0) diag(true, "Cannot fork \"%s\": %s", command[0], strerror(errno));
   return 0;
 }

@@ -180,7 +180,7 @@ static const unsigned singletons[] = {
     TS_REC_DOMAINNAME,   TS_REC_ARGS,           TS_REC_ENV,        TS_REC_CWD,              TS_REC_USER,
     TS_REC_ADDITIONAL_GIDS, TS_REC_TERMINAL,    TS_REC_CAPS,       TS_REC_NO_NEW_PRIVS,     TS_REC_OOM_SCORE_ADJ,
     TS_REC_UMASK,        TS_REC_STATE_DIR,      TS_REC_STDIN,      TS_REC_LOG_PATH,         TS_REC_EXIT_COMMAND,
-    TS_REC_OOM_EVENTS_FILE};
+    TS_REC_OOM_EVENTS_FILE, TS_REC_RESTART};
 
 /* Records that must appear. */
 static const unsigned required[] = {TS_REC_CONTAINER_ID, TS_REC_ARGS, TS_REC_CWD, TS_REC_USER, TS_REC_CAPS,
@@ -333,6 +333,18 @@ static int fill(struct plan *p, struct rec *r) {
     case TS_REC_EXIT_COMMAND: p->exit_command = f; break;
     case TS_REC_OWN_CGROUP_PROCS: p->own_cgroup_procs[p->n_own_cgroup_procs++] = f[0]; break;
     case TS_REC_OOM_EVENTS_FILE: p->oom_events_file = f[0]; break;
+    case TS_REC_RESTART: {
+      struct restart_plan *rp = &p->restart;
+      if (restart_policy_parse(f[0], &rp->policy) < 0) return bad("Unknown restart policy \"%s\"", f[0]);
+      if (parse_u32(f[1], &rp->max_retries, "restart.maxRetries") < 0 ||
+          parse_u32(f[2], &rp->retry_count, "restart.retryCount") < 0 ||
+          parse_u64(f[3], &rp->delay_ms, "restart.delayMs") < 0)
+        return -1;
+      if (!f[4][0]) return bad("Field restart.command is empty");
+      p->restart_fields = f;
+      rp->command = f + 4;
+      break;
+    }
     case TS_REC_END: break;
   }
   return 0;
@@ -379,14 +391,15 @@ int plan_parse(char *buf, size_t len, struct plan *p) {
   if (!p->env) p->env = empty_list;
   ret = 0;
 out:
-  /* The ARGS, ENV and EXIT_COMMAND field arrays are kept (the plan points at them). */
+  /* The ARGS, ENV, EXIT_COMMAND and RESTART field arrays are kept (the plan points at them). */
   for (size_t i = 0; i < n; i++) {
     unsigned t = recs[i].type;
-    if (ret < 0 || (t != TS_REC_ARGS && t != TS_REC_ENV && t != TS_REC_EXIT_COMMAND)) free(recs[i].fields);
+    if (ret < 0 || (t != TS_REC_ARGS && t != TS_REC_ENV && t != TS_REC_EXIT_COMMAND && t != TS_REC_RESTART))
+      free(recs[i].fields);
   }
   free(recs);
   if (ret < 0) {
-    p->args = p->env = p->exit_command = NULL;
+    p->args = p->env = p->exit_command = p->restart_fields = NULL;
     plan_free(p);
   }
   return ret;
@@ -410,6 +423,7 @@ void plan_free(struct plan *p) {
   free(p->args);
   if (p->env != empty_list) free(p->env);
   free(p->exit_command);
+  free(p->restart_fields);
   memset(p, 0, sizeof *p);
 }
 

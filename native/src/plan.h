@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "restart.h"
+
 struct idmap_line {
   uint32_t inside, outside, count;
 };
@@ -99,6 +101,8 @@ struct plan {
   const char **own_cgroup_procs;
   size_t n_own_cgroup_procs;
   const char *oom_events_file;
+  struct restart_plan restart; /* policy RESTART_NO without a RESTART record */
+  char **restart_fields;       /* the record's fields (restart.command points into them) */
 };
 
 /* Parses a plan file's bytes. On failure: < 0, ts_err = (plan, EINVAL, "", what is wrong). */

@@ -15,6 +15,7 @@
 
 #include "../gen/protocol.h"
 #include "buf.h"
+#include "cgjoin.h"
 #include "err.h"
 #include "init.h"
 #include "rootfs.h"
@@ -136,9 +137,14 @@ static int send_clones(const struct plan *p, struct spawned *s) {
   if (!fds) return ts_fail(TS_STEP_OPEN_TREE, ENOMEM, "", NULL);
   char nspath[64];
   snprintf(nspath, sizeof nspath, "/proc/%d/ns/user", (int)s->pid);
+  /* A joined user namespace is idmapped with from its own path: without a new PID namespace
+   * the init enters it only after the clone, so its /proc/PID/ns/user may still be ours. */
+  const char *userns_path = nspath;
+  for (size_t i = 0; i < p->n_joins; i++)
+    if (p->joins[i].nstype == CLONE_NEWUSER) userns_path = p->joins[i].path;
   bool need_userns = (p->rootfs == ROOTFS_OVERLAY && p->rootfs_idmap) || plan_idmapped_binds(p);
-  if (need_userns && (userns = open(nspath, O_RDONLY | O_CLOEXEC)) < 0) {
-    ts_fail_errno(TS_STEP_OPEN_TREE, nspath);
+  if (need_userns && (userns = open(userns_path, O_RDONLY | O_CLOEXEC)) < 0) {
+    ts_fail_errno(TS_STEP_OPEN_TREE, userns_path);
     goto out;
   }
   if (p->rootfs == ROOTFS_OVERLAY) {
@@ -199,12 +205,16 @@ void spawn_kill(struct spawned *s) {
 int spawn_init(const struct plan *p, int launch_fd, struct spawned *s) {
   int sv[2], child[3];
   struct saved_ns saved = {.n = 0};
+  struct cgjoin cg;
   *s = (struct spawned){.pid = 0, .sync = -1, .out = -1, .err = -1, .in = -1, .pty = -1};
   if (make_stdio(p, s, child) < 0) return -1;
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return ts_fail_errno(TS_STEP_MONITOR, "socketpair");
   sv[1] = fd_above_stdio(sv[1]);
+  /* Opened here, as root on the host, for the init to join through (cgjoin.h). */
+  if (cgjoin_open(&cg, p->cgroup_procs, p->n_cgroup_procs, TS_STEP_CGROUP) < 0) return -1;
   if (join_around_clone(p, &saved) < 0) {
     restore_ns(&saved);
+    cgjoin_close(&cg);
     return -1;
   }
   /* The cgroup namespace is unshared later by the init, after the cgroup join. A joined
@@ -213,12 +223,14 @@ int spawn_init(const struct plan *p, int launch_fd, struct spawned *s) {
   bool joins_user = plan_has_userns(p) && !(p->new_ns & CLONE_NEWUSER);
   int flags = joins_user ? 0 : p->new_ns & ~CLONE_NEWCGROUP;
   pid_t monitor = getpid();
-  /* fork-like clone (no new stack): the child continues here, single-threaded C only. */
-  pid_t pid = (pid_t)syscall(SYS_clone, (unsigned long)flags | SIGCHLD, NULL, NULL, NULL, NULL);
+  /* fork-like clone (no new stack): the child continues here, single-threaded C only; it is
+   * born in the container's cgroup2 cgroup when there is one. */
+  bool born_in_v2;
+  pid_t pid = cgjoin_clone((unsigned long)flags, cg.v2_dir, &born_in_v2);
   if (pid == 0) {
     close(sv[0]);
     if (launch_fd >= 0) close(launch_fd);
-    struct init_ctx c = {p, sv[1], child[0], child[1], child[2], monitor, false};
+    struct init_ctx c = {p, sv[1], child[0], child[1], child[2], monitor, false, &cg};
     if (joins_user) init_enter_userns(&c);
     init_main(&c);
   }
@@ -228,7 +240,10 @@ int spawn_init(const struct plan *p, int launch_fd, struct spawned *s) {
   for (int i = 0; i < 3; i++)
     if (child[i] >= 0) close(child[i]);
   s->sync = sv[0];
-  if (pid < 0) return ts_fail(TS_STEP_CLONE, clone_errno, "", NULL);
+  if (pid < 0) {
+    cgjoin_close(&cg);
+    return ts_fail(TS_STEP_CLONE, clone_errno, "", NULL);
+  }
   s->pid = pid;
   trace_point("monitor: cloned");
   if (joins_user && (p->new_ns & CLONE_NEWPID) && take_init_from_intermediate(s) < 0) goto fail;
@@ -236,19 +251,14 @@ int spawn_init(const struct plan *p, int launch_fd, struct spawned *s) {
    * 1. id maps, when the clone made a user namespace: the init's setresuid(0) and the
    *    idmapped clones both need them; */
   if ((p->new_ns & CLONE_NEWUSER) &&
-      (write_map(pid, "uid_map", p->uid_map, p->n_uid_map, TS_STEP_UID_MAP) < 0 ||
-       write_map(pid, "gid_map", p->gid_map, p->n_gid_map, TS_STEP_GID_MAP) < 0))
+      (write_map(s->pid, "uid_map", p->uid_map, p->n_uid_map, TS_STEP_UID_MAP) < 0 ||
+       write_map(s->pid, "gid_map", p->gid_map, p->n_gid_map, TS_STEP_GID_MAP) < 0))
     goto fail;
-  /* 2. cgroups, before the init runs anything of the container's (and before it unshares
-   *    its cgroup namespace, whose root is then its own cgroup); */
-  for (size_t i = 0; i < p->n_cgroup_procs; i++) {
-    char v[16];
-    snprintf(v, sizeof v, "%d", (int)pid);
-    if (write_file(p->cgroup_procs[i], v) < 0) {
-      ts_fail_errno(TS_STEP_CGROUP, p->cgroup_procs[i]);
-      goto fail;
-    }
-  }
+  /* 2. the cgroups the init cannot join itself (it moves itself into the v1 ones on GO,
+   *    before it runs anything of the container's and before it unshares its cgroup
+   *    namespace, whose root is then its own cgroup); */
+  if (cgjoin_write_pid(&cg, s->pid, !born_in_v2, TS_STEP_CGROUP) < 0) goto fail;
+  cgjoin_close(&cg);
   trace_point("monitor: maps and cgroups written");
   /* 3. clones of the layers, upper dir, bind sources and devices, made here as real root
    *    (idmapped with the init's user namespace where asked): the init never resolves a
@@ -258,6 +268,7 @@ int spawn_init(const struct plan *p, int launch_fd, struct spawned *s) {
   trace_point("monitor: clones sent, go");
   return 0;
 fail:
+  cgjoin_close(&cg);
   spawn_kill(s);
   return -1;
 }

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,10 +48,18 @@ uint64_t proc_start_time(pid_t pid) {
   return p ? strtoull(p + 1, NULL, 10) : 0;
 }
 
-char *rfc3339_now(char *buf) {
+char *rfc3339_now(char *buf) { return rfc3339_after(buf, 0); }
+
+char *rfc3339_after(char *buf, uint64_t ms) {
   struct timespec ts;
   struct tm tm;
   clock_gettime(CLOCK_REALTIME, &ts);
+  ts.tv_sec += (time_t)(ms / 1000);
+  ts.tv_nsec += (long)(ms % 1000) * 1000000;
+  if (ts.tv_nsec >= 1000000000) {
+    ts.tv_sec++;
+    ts.tv_nsec -= 1000000000;
+  }
   gmtime_r(&ts.tv_sec, &tm);
   size_t n = strftime(buf, 40, "%Y-%m-%dT%H:%M:%S", &tm);
   if (ts.tv_nsec) {
@@ -66,27 +75,33 @@ char *rfc3339_now(char *buf) {
   return buf;
 }
 
-int write_atomic(const char *name, const char *data, size_t len) {
+/* The temp file's name for name, in buf (256 bytes). */
+static const char *temp_name(char *buf, const char *name) {
+  snprintf(buf, 256, ".%s.%d.tmp", name, (int)getpid());
+  return buf;
+}
+
+static int replace(const char *name, const char *data, size_t len, bool sync_first) {
   char tmp[256];
-  snprintf(tmp, sizeof tmp, ".%s.%d.tmp", name, (int)getpid());
+  temp_name(tmp, name);
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return -1;
-  if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+  if (write_all(fd, data, len) < 0 || (sync_first && fsync(fd) < 0) || rename(tmp, name) < 0) {
     int e = errno;
     close(fd);
     unlink(tmp);
     errno = e;
     return -1;
   }
-  close(fd);
-  if (rename(tmp, name) < 0) {
-    int e = errno;
-    unlink(tmp);
-    errno = e;
-    return -1;
-  }
-  return 0;
+  return fd;
 }
+
+int write_atomic(const char *name, const char *data, size_t len) {
+  int fd = replace(name, data, len, true);
+  return fd < 0 ? -1 : close(fd);
+}
+
+int write_replace(const char *name, const char *data, size_t len) { return replace(name, data, len, false); }
 
 long long read_oom_kill(const char *path) {
   char buf[4096];

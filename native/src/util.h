@@ -19,8 +19,16 @@ uint64_t proc_start_time(pid_t pid);
  * RFC3339Nano): "2024-05-01T10:00:00.12345Z". buf needs 40 bytes. */
 char *rfc3339_now(char *buf);
 
+/* The same for the time ms milliseconds from now. */
+char *rfc3339_after(char *buf, uint64_t ms);
+
 /* Replaces name (relative to the cwd) atomically: temp file, fsync, rename. */
 int write_atomic(const char *name, const char *data, size_t len);
+
+/* The same without the fsync; returns the new file's fd (close-on-exec) for the caller to
+ * fsync when it suits it (or just close). Until then a crash of the machine may leave the
+ * file empty, never half-written. */
+int write_replace(const char *name, const char *data, size_t len);
 
 /* The value of the "oom_kill N" line in a memory.oom_control / memory.events file, or -1. */
 long long read_oom_kill(const char *path);

@@ -57,6 +57,7 @@ static struct tbuf make(void (*extra)(struct tbuf *, int *)) {
   REC(&b, TS_REC_STATE_DIR, "/run/x");
   REC(&b, TS_REC_STDIN);
   REC(&b, TS_REC_EXIT_COMMAND, "/bin/tsrun", "cleanup");
+  REC(&b, TS_REC_RESTART, "on-failure", "3", "1", "200", "/bin/tsrun", "_restart-hook", "abc");
   if (extra) extra(&b, &count);
   char n[16];
   snprintf(n, sizeof n, "%d", count);
@@ -100,6 +101,11 @@ static void test_valid(void) {
   CHECK(p.stdin && !p.no_new_privs);
   CHECK_STR(p.exit_command[1], "cleanup");
   CHECK(p.exit_command[2] == NULL);
+  CHECK(p.restart.policy == RESTART_ON_FAILURE && p.restart.max_retries == 3 && p.restart.retry_count == 1);
+  CHECK(p.restart.delay_ms == 200);
+  CHECK_STR(p.restart.command[0], "/bin/tsrun");
+  CHECK_STR(p.restart.command[2], "abc");
+  CHECK(p.restart.command[3] == NULL);
   CHECK(plan_idmapped_binds(&p) == 1);
   plan_free(&p);
   free(buf);
@@ -164,6 +170,66 @@ static void bad_bool(struct tbuf *b, int *n) {
   int count = 0;
   REC(b, TS_REC_ROOTFS_DIR, "/x", "yes");
   *n += count;
+}
+
+/* The smallest valid plan (no RESTART, no EXIT_COMMAND), plus `extra`. */
+static struct tbuf minimal(void (*extra)(struct tbuf *, int *)) {
+  struct tbuf b = {0};
+  int count = 0;
+  tbuf_u32(&b, TS_PLAN_MAGIC);
+  tbuf_u32(&b, TS_PLAN_FORMAT);
+  REC(&b, TS_REC_CONTAINER_ID, "abc");
+  REC(&b, TS_REC_ROOTFS_DIR, "/r", "0");
+  REC(&b, TS_REC_ARGS, "true");
+  REC(&b, TS_REC_CWD, "/");
+  REC(&b, TS_REC_USER, "0", "0");
+  REC(&b, TS_REC_CAPS, "0", "0", "0", "0", "0");
+  REC(&b, TS_REC_STATE_DIR, "/run/x");
+  if (extra) extra(&b, &count);
+  char n[16];
+  snprintf(n, sizeof n, "%d", count);
+  REC(&b, TS_REC_END, n);
+  return b;
+}
+
+static void policy_no(struct tbuf *b, int *n) {
+  int count = 0;
+  REC(b, TS_REC_RESTART, "no", "0", "0", "100", "/bin/true");
+  *n += count;
+}
+static void restart_without_command(struct tbuf *b, int *n) {
+  int count = 0;
+  REC(b, TS_REC_RESTART, "always", "0", "0", "100");
+  *n += count;
+}
+static void restart_empty_command(struct tbuf *b, int *n) {
+  int count = 0;
+  REC(b, TS_REC_RESTART, "always", "0", "0", "100", "");
+  *n += count;
+}
+static void restart_bad_delay(struct tbuf *b, int *n) {
+  int count = 0;
+  REC(b, TS_REC_RESTART, "always", "0", "0", "-1", "/bin/true");
+  *n += count;
+}
+static void restart_twice(struct tbuf *b, int *n) {
+  int count = 0;
+  REC(b, TS_REC_RESTART, "always", "0", "0", "100", "/bin/true");
+  *n += count;
+}
+
+static void test_restart_records(void) {
+  struct tbuf b = minimal(NULL);
+  struct plan p;
+  CHECK(plan_parse((char *)b.data, b.len, &p) == 0);
+  CHECK(p.restart.policy == RESTART_NO && p.restart.command == NULL && p.exit_command == NULL);
+  plan_free(&p);
+  tbuf_free(&b);
+  b = minimal(policy_no), expect_error(&b, "Unknown restart policy \"no\""), tbuf_free(&b);
+  b = minimal(restart_without_command), expect_error(&b, "wrong number of fields"), tbuf_free(&b);
+  b = minimal(restart_empty_command), expect_error(&b, "restart.command is empty"), tbuf_free(&b);
+  b = minimal(restart_bad_delay), expect_error(&b, "restart.delayMs"), tbuf_free(&b);
+  b = make(restart_twice), expect_error(&b, "RESTART appears more than once"), tbuf_free(&b);
 }
 
 static void test_malformed(void) {
@@ -234,6 +300,7 @@ static void test_truncations_and_flips(void) {
 int main(void) {
   test_valid();
   test_malformed();
+  test_restart_records();
   test_truncations_and_flips();
   T_DONE("test-plan");
 }

@@ -8,9 +8,17 @@ import type { Engine } from "../engine/index.js";
 import { logger } from "../common/log.js";
 import { ExitStatus, UsageError, exitCodeFor, report } from "./exit.js";
 import type { CliContext } from "./context.js";
-import { registerRun } from "./commands/run.js";
+import { registerCreate, registerRun } from "./commands/run.js";
+import { registerLifecycleCommands } from "./commands/lifecycle.js";
+import { registerPruneCommands } from "./commands/prune.js";
 import { registerContainerCommands } from "./commands/containers.js";
 import { registerImageCommands } from "./commands/images.js";
+import { registerLogs } from "./commands/logs.js";
+import { registerInspect } from "./commands/inspect.js";
+import { registerTop } from "./commands/top.js";
+import { registerSystem } from "./commands/system.js";
+import { registerVolumeCommands } from "./commands/volumes.js";
+import { registerNetworkCommands } from "./commands/network.js";
 import { VERSION } from "./version.js";
 
 function buildProgram(ctx: CliContext, rootFlag: { value?: string }): Command {
@@ -30,8 +38,17 @@ function buildProgram(ctx: CliContext, rootFlag: { value?: string }): Command {
       void action;
     });
   registerRun(program, ctx);
+  registerCreate(program, ctx);
+  registerLifecycleCommands(program, ctx);
+  registerPruneCommands(program, ctx);
   registerContainerCommands(program, ctx);
   registerImageCommands(program, ctx);
+  registerLogs(program, ctx);
+  registerInspect(program, ctx);
+  registerTop(program, ctx);
+  registerSystem(program, ctx);
+  registerVolumeCommands(program, ctx);
+  registerNetworkCommands(program, ctx);
   for (const cmd of program.commands) {
     cmd.helpOption("--help", "Print usage").exitOverride().configureOutput({ outputError: () => {} });
   }
@@ -65,7 +82,9 @@ async function main(argv: string[]): Promise<number> {
     },
   };
   const program = buildProgram(ctx, rootFlag);
-  const sub = argv.slice(2).find((a) => !a.startsWith("-") && a !== program.opts().root) ?? "";
+  // The subcommand, for usage errors: the first word that is not a global flag or its value.
+  const args = argv.slice(2);
+  const sub = args.find((a, i) => !a.startsWith("-") && args[i - 1] !== "--root") ?? "";
   try {
     await program.parseAsync(argv);
     return 0;

@@ -51,6 +51,8 @@ export function nativeBinary(name: "tsrun-monitor" | "tsrun-probe" | string): st
  *   layers/<diffid>/   one unpacked layer (its content in diff/), shared by images
  *   containers/<id>/   engine record (container.json), bundle/, fs/{upper,work}, logs, etc files
  *   runtime/<id>/      runtime state (state.json, plan, monitor socket, exit record)
+ *   volumes/<name>/    a local volume: its data in _data/, its metadata in volume.json
+ *   networks/          <name>.json per network; <network id>/<container id>.json per attachment
  *   locks/             lock files for shared tables of this root (names…)
  *   tmp/               scratch on the same filesystem, so renames into place are atomic
  */
@@ -80,6 +82,12 @@ export class StateRoot {
   }
   get locks(): string {
     return path.join(this.root, "locks");
+  }
+  get volumes(): string {
+    return path.join(this.root, "volumes");
+  }
+  get networks(): string {
+    return path.join(this.root, "networks");
   }
   get tmp(): string {
     return path.join(this.root, "tmp");

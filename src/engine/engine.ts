@@ -3,58 +3,37 @@
  * names, the id pool and spec generation; the runtime owns processes, the monitor and
  * cgroups. Heavy modules (the image store, the runtime) load on first use, so a command
  * pays only for what it touches.
+ *
+ * This class is the facade; each lifecycle operation lives in its own module (create.ts,
+ * start.ts, settle.ts, stop.ts, pause.ts, wait.ts, rename.ts, prune.ts), and each one that
+ * changes a container's state does so under the container's lock (container-lock.ts),
+ * deciding with the state machine of transitions.ts.
  */
 import fs from "node:fs";
-import path from "node:path";
-import { randomBytes } from "../common/random.js";
 import {
   StateRoot,
-  TsrunError,
-  conflict,
-  errnoCode,
   invalidArgument,
   isFullId,
   isIdPrefix,
+  isTsrunError,
   logger,
-  newId,
   notFound,
-  removeTreeSync,
   resolveRoot,
   shortId,
-  writeJsonAtomic,
 } from "../common/index.js";
-import type { Image, ImageStore } from "../image/index.js";
-import type { AttachOptions, ExitStatus, MonitorConnection, Runtime, RuntimeState } from "../runtime/index.js";
-import { DEFAULT_PATH, DEFAULT_SHM_SIZE } from "./defaults.js";
-import { IdPool, type IdRange } from "./idpool.js";
-import { LayeredFiles } from "./layered-files.js";
-import { NameRegistry, randomName, validateName } from "./names.js";
-import {
-  ContainerFiles,
-  ZERO_TIME,
-  emptyState,
-  listIds,
-  readRecord,
-  writeRecord,
-  type ContainerRecord,
-} from "./record.js";
-import {
-  envValue,
-  expandEnvArg,
-  mergeEnv,
-  parseAddHost,
-  parseEnvFile,
-  parseLabels,
-  parseSize,
-  validateHostname,
-  validateWorkdir,
-  type RunOptions,
-} from "./run-options.js";
-import { buildSpec } from "./spec-builder.js";
-import { containerResolvConf, createWritableLayer, writeEtcFiles } from "./container-fs.js";
-import { resolveUser } from "./users.js";
-import { initErrorToTsrun } from "./start-errors.js";
+import type { ImageStore } from "../image/index.js";
+import type { AttachOptions, MonitorConnection, Runtime, RuntimeState } from "../runtime/index.js";
+import { readRestartAt } from "../runtime/monitor-client.js";
+import { tryWithContainerLock, withContainerLock } from "./container-lock.js";
+import { createContainer } from "./create.js";
+import { IdPool } from "./idpool.js";
+import { NameRegistry } from "./names.js";
+import { ContainerFiles, listIds, readRecord, writeRecord, type ContainerRecord } from "./record.js";
+import { removeTree } from "./remove-tree.js";
+import type { RunOptions } from "./run-options.js";
+import { settle, type SettleOptions } from "./settle.js";
 import { liveStatus, type ContainerStatus } from "./status.js";
+import { decide } from "./transitions.js";
 
 const log = logger("engine");
 
@@ -63,7 +42,7 @@ export interface EngineOptions {
   root?: string;
   /** The native monitor binary (default: the package's native/build/tsrun-monitor). */
   monitorPath?: string;
-  /** argv that runs this tsrun (for the monitor's exit command); default: this process's. */
+  /** argv that runs this tsrun (for the monitor's exit and restart commands); default: this process's. */
   selfCommand?: string[];
 }
 
@@ -72,16 +51,35 @@ export interface ContainerView {
   status: ContainerStatus;
 }
 
+/** A container's record with what the runtime shows of it at one moment. */
+export interface Observed {
+  rec: ContainerRecord;
+  /** The runtime's state, while the container has one. */
+  rt?: RuntimeState;
+  /** When a container waiting out its restart back-off restarts. */
+  restartDue?: string;
+  status: ContainerStatus;
+}
+
+export interface StopOptions {
+  /** Seconds before SIGKILL; negative: wait forever. Default: --stop-timeout, else 10. */
+  timeout?: number;
+  /** Default: --stop-signal or the image's STOPSIGNAL, else SIGTERM. */
+  signal?: string;
+}
+
 export class Engine {
   readonly root: StateRoot;
+  /** The root's container names (for the engine's own modules). */
+  readonly names: NameRegistry;
+  /** The machine's user-namespace ranges (for the engine's own modules). */
+  readonly pool = new IdPool();
   private imageStore?: ImageStore;
   private runtimeInstance?: Runtime;
-  private readonly names: NameRegistry;
-  private readonly pool = new IdPool();
 
   constructor(private readonly opts: EngineOptions = {}) {
     this.root = new StateRoot(resolveRoot(opts.root));
-    this.names = new NameRegistry(this.root.root);
+    this.names = new NameRegistry(this.root.root, (id) => readRecord(this.root, id)?.Name.replace(/^\//, ""));
   }
 
   async images(): Promise<ImageStore> {
@@ -100,15 +98,24 @@ export class Engine {
     return this.runtimeInstance;
   }
 
+  /** argv that runs this tsrun on this root, for commands the monitor runs later. */
+  selfCommand(...args: string[]): string[] {
+    // "--" stops Node 20 from taking our own flags (--env-file) as its options.
+    const self = this.opts.selfCommand ?? [process.execPath, "--", process.argv[1] ?? "tsrun"];
+    return [...self, "--root", this.root.root, ...args];
+  }
+
   // ---------------------------------------------------------------------------------------
-  // Lookup
+  // Lookup and observation
 
   /** A container by name, full id or unique id prefix (Docker's rules). */
   resolve(ref: string): ContainerRecord {
-    const byName = this.names.lookup(ref.replace(/^\//, ""));
+    const name = ref.replace(/^\//, "");
+    const byName = name ? this.names.lookup(name) : undefined;
     if (byName) {
       const rec = readRecord(this.root, byName);
-      if (rec) return rec;
+      // A name left behind by a crashed rename names a container that has another now.
+      if (rec && rec.Name === "/" + name) return rec;
     }
     if (isFullId(ref)) {
       const rec = readRecord(this.root, ref);
@@ -122,17 +129,56 @@ export class Engine {
     throw notFound(`No such container: ${ref}`);
   }
 
-  async status(rec: ContainerRecord): Promise<ContainerStatus> {
-    const runtime = fs.existsSync(this.root.runtimeState(rec.Id)) ? await this.runtime() : undefined;
-    return liveStatus(rec, runtime?.state(rec.Id));
+  /** The record as it is now (re-read under a lock); "No such container" when it is gone. */
+  reread(id: string, ref: string): ContainerRecord {
+    const rec = readRecord(this.root, id);
+    if (!rec) throw notFound(`No such container: ${ref}`);
+    return rec;
   }
 
+  async observe(rec: ContainerRecord): Promise<Observed> {
+    if (rec.State.Status === "removing" || !fs.existsSync(this.root.runtimeState(rec.Id))) {
+      return { rec, status: liveStatus(rec, undefined) };
+    }
+    const runtime = await this.runtime();
+    let rt: RuntimeState;
+    try {
+      rt = runtime.state(rec.Id);
+    } catch (e) {
+      if (isTsrunError(e, "not-found")) return { rec, status: liveStatus(rec, undefined) };
+      throw e;
+    }
+    // The monitor's `restarting` record outlives it until the restart replaces the runtime state.
+    const restartDue = rt.status === "stopped" ? readRestartAt(runtime.stateDir(rec.Id)) : undefined;
+    return { rec, rt, ...(restartDue ? { restartDue } : {}), status: liveStatus(rec, rt, restartDue) };
+  }
+
+  async status(rec: ContainerRecord): Promise<ContainerStatus> {
+    return (await this.observe(rec)).status;
+  }
+
+  /**
+   * Every container, newest first. Containers whose runtime part is over are settled on
+   * the way (exit recorded, runtime state freed, --rm ones removed), unless another command
+   * holds them: listing never waits.
+   */
   async list(): Promise<ContainerView[]> {
     const out: ContainerView[] = [];
     for (const id of listIds(this.root)) {
-      const record = readRecord(this.root, id);
+      let record = readRecord(this.root, id);
       if (!record) continue;
-      out.push({ record, status: await this.status(await this.reconcile(record)) });
+      let o = await this.observe(record);
+      if (o.rt?.status === "stopped" && !o.rt.monitorAlive) {
+        const settled = await tryWithContainerLock(this.root, id, async () => {
+          const fresh = readRecord(this.root, id);
+          return fresh ? { rec: await settle(this, fresh) } : { rec: undefined };
+        });
+        if (settled && !settled.rec) continue; // removed (--rm)
+        record = settled?.rec ?? readRecord(this.root, id);
+        if (!record) continue;
+        o = await this.observe(record);
+      }
+      out.push({ record, status: o.status });
     }
     return out.sort((a, b) => b.record.Created.localeCompare(a.record.Created));
   }
@@ -148,225 +194,91 @@ export class Engine {
   }
 
   // ---------------------------------------------------------------------------------------
-  // Create
+  // Lifecycle (each in its own module)
 
-  /**
-   * Validates everything, then writes the container's record, writable layer, /etc files
-   * and OCI bundle. Starts nothing (Docker's create). On any failure nothing is left.
-   */
-  async create(opts: RunOptions): Promise<ContainerRecord> {
-    // 1. Everything that can be wrong with the flags, before anything exists.
-    const name = opts.name !== undefined ? validateName(opts.name) : undefined;
-    if (opts.hostname !== undefined) validateHostname(opts.hostname);
-    if (opts.workdir !== undefined) validateWorkdir(opts.workdir);
-    if (opts.userns !== undefined && opts.userns !== "" && opts.userns !== "host") {
-      throw invalidArgument(`invalid USER namespace mode "${opts.userns}": only "host" is supported`);
-    }
-    const userEnv = [...opts.envFiles.flatMap((f) => parseEnvFile(f)), ...opts.env.flatMap((e) => expandEnvArg(e) ?? [])];
-    const extraHosts = opts.addHosts.map(parseAddHost);
-    const labels = parseLabels(opts.labels);
-    const shmSize = opts.shmSize !== undefined ? parseSize(opts.shmSize, "--shm-size") : DEFAULT_SHM_SIZE;
-    if (shmSize <= 0) throw invalidArgument(`invalid argument "${opts.shmSize}" for "--shm-size" flag: size must be greater than 0`);
-
-    // 2. The image and what it implies.
-    const store = await this.images();
-    const image: Image = await store.resolveForRun(opts.image);
-    const cfg = image.config.config ?? {};
-    const entrypoint =
-      opts.entrypoint !== undefined ? (opts.entrypoint === "" ? [] : [opts.entrypoint]) : (cfg.Entrypoint ?? []);
-    // --entrypoint resets the image's CMD; run arguments replace it.
-    const cmd = opts.command.length > 0 ? opts.command : opts.entrypoint !== undefined ? [] : (cfg.Cmd ?? []);
-    const args = [...entrypoint, ...cmd];
-    if (args.length === 0) throw invalidArgument("No command specified");
-    const layers = await image.layerDirs();
-    const files = new LayeredFiles(layers);
-    const userSpec = opts.user ?? cfg.User ?? "";
-    const user = resolveUser(userSpec, files.readFile("/etc/passwd"), files.readFile("/etc/group"));
-    const configEnv = mergeEnv(cfg.Env ?? [], userEnv);
-    const workdir = opts.workdir ?? (cfg.WorkingDir || "/");
-
-    // 3. The container exists from here on; undo everything if a later step fails.
-    const id = newId();
-    const hostname = opts.hostname ?? id.slice(0, 12);
-    const cf = new ContainerFiles(this.root, id);
-    fs.mkdirSync(this.root.containers, { recursive: true, mode: 0o700 });
-    fs.mkdirSync(cf.dir, { mode: 0o700 });
-    let claimedName: string | undefined;
-    let idRange: IdRange | undefined;
-    try {
-      claimedName = await this.claimName(name, id);
-      if (opts.userns !== "host") idRange = await this.pool.allocate({ root: this.root.root, id });
-      const upperParent = createWritableLayer(cf);
-      const etc = writeEtcFiles(cf, hostname, extraHosts, containerResolvConf(readIfExists("/etc/resolv.conf")));
-      const processEnv = mergeEnv(
-        [`PATH=${DEFAULT_PATH}`, `HOSTNAME=${hostname}`, ...(opts.tty ? ["TERM=xterm"] : [])],
-        configEnv,
-      );
-      if (envValue(processEnv, "HOME") === undefined) processEnv.push(`HOME=${user.home}`);
-      const spec = buildSpec({
-        id,
-        args,
-        env: processEnv,
-        cwd: workdir,
-        user,
-        tty: opts.tty,
-        ...(opts.consoleSize ? { consoleSize: opts.consoleSize } : {}),
-        hostname,
-        layers,
-        upperParent,
-        etcFiles: etc,
-        ...(idRange ? { idRange } : {}),
-        shmSize,
-        readonlyRootfs: false,
-      });
-      fs.mkdirSync(path.join(cf.bundle, "rootfs"), { recursive: true, mode: 0o700 });
-      writeJsonAtomic(path.join(cf.bundle, "config.json"), spec, 0o600);
-      const rec: ContainerRecord = {
-        Id: id,
-        Name: "/" + claimedName,
-        Created: new Date().toISOString(),
-        Path: args[0]!,
-        Args: args.slice(1),
-        Image: image.id,
-        Config: {
-          Hostname: hostname,
-          Domainname: "",
-          User: opts.user ?? cfg.User ?? "",
-          AttachStdin: opts.interactive && !opts.detach,
-          AttachStdout: !opts.detach,
-          AttachStderr: !opts.detach,
-          ...(cfg.ExposedPorts ? { ExposedPorts: cfg.ExposedPorts } : {}),
-          Tty: opts.tty,
-          OpenStdin: opts.interactive,
-          StdinOnce: opts.interactive && !opts.detach,
-          Env: configEnv,
-          Cmd: cmd.length > 0 ? cmd : null,
-          Image: opts.image,
-          Volumes: cfg.Volumes ?? null,
-          WorkingDir: opts.workdir ?? cfg.WorkingDir ?? "",
-          Entrypoint: entrypoint.length > 0 ? entrypoint : null,
-          Labels: { ...(cfg.Labels ?? {}), ...labels },
-          ...(cfg.StopSignal ? { StopSignal: cfg.StopSignal } : {}),
-        },
-        HostConfig: {
-          AutoRemove: opts.rm,
-          NetworkMode: "none",
-          RestartPolicy: { Name: "no", MaximumRetryCount: 0 },
-          ShmSize: shmSize,
-          ExtraHosts: opts.addHosts.length > 0 ? opts.addHosts : null,
-          UsernsMode: opts.userns ?? "",
-          LogConfig: { Type: "json-file", Config: {} },
-        },
-        State: emptyState(),
-        RestartCount: 0,
-        Tsrun: { ...(idRange ? { idRange } : {}), layers },
-      };
-      writeRecord(this.root, rec);
-      log.withId(id)(`created from ${image.id} as ${claimedName}`);
-      return rec;
-    } catch (e) {
-      if (idRange) this.pool.release(idRange, { root: this.root.root, id });
-      if (claimedName) this.names.release(claimedName, id);
-      removeTree(this.root, cf.dir);
-      throw e;
-    }
+  /** Docker's create: validates everything, writes the container, starts nothing. */
+  create(opts: RunOptions): Promise<ContainerRecord> {
+    return createContainer(this, opts);
   }
 
-  private async claimName(name: string | undefined, id: string): Promise<string> {
-    if (name !== undefined) {
-      await this.names.claim(name, id);
-      return name;
-    }
-    for (let i = 0; ; i++) {
-      const candidate = i < 10 ? randomName() : `${randomName()}${i}`;
-      try {
-        await this.names.claim(candidate, id);
-        return candidate;
-      } catch (e) {
-        if (!(e instanceof TsrunError && e.kind === "conflict") || i > 50) throw e;
-      }
-    }
-  }
-
-  // ---------------------------------------------------------------------------------------
-  // Start, attach
-
   /**
-   * Starts a created or exited container. With `attach`, the container is set up and held
-   * before its command runs; the caller connects and sends START (so no output is lost) by
-   * calling `start()` on the returned connection.
+   * Starts a created or exited container (a running one: nothing to do). With `attach`, the
+   * container is set up and held before its command runs; the caller connects and sends
+   * START (so no output is lost) by calling `start()` on the returned connection. `start -a`
+   * of a running container attaches to it.
    */
   async start(ref: string, attach?: AttachOptions): Promise<MonitorConnection | undefined> {
-    const rec = await this.reconcile(this.resolve(ref));
-    const st = await this.status(rec);
-    if (st.Running) {
-      if (attach) throw conflict(`Container ${rec.Id} is already running`);
-      return undefined; // Docker: starting a running container is a no-op
-    }
-    const runtime = await this.runtime();
-    const cf = new ContainerFiles(this.root, rec.Id);
-    try {
-      await runtime.create(rec.Id, {
-        bundle: cf.bundle,
-        stdin: rec.Config.OpenStdin,
-        logPath: cf.log,
-        exitCommand: [...this.selfCommand(), "--root", this.root.root, "_exit-hook", rec.Id],
-      });
-    } catch (e) {
-      const err = initErrorToTsrun(e, rec.Path);
-      rec.State.Error = err instanceof Error ? err.message : String(err);
-      writeRecord(this.root, rec);
-      throw err;
-    }
-    if (rec.State.Error) {
-      rec.State.Error = "";
-      writeRecord(this.root, rec);
-    }
-    if (attach) return runtime.attach(rec.Id, attach);
-    try {
-      await runtime.start(rec.Id);
-    } catch (e) {
-      throw initErrorToTsrun(e, rec.Path);
-    }
-    return undefined;
+    const { startContainer } = await import("./start.js");
+    return startContainer(this, ref, attach);
   }
 
-  private selfCommand(): string[] {
-    // "--" stops Node 20 from taking our own flags (--env-file) as its options.
-    return this.opts.selfCommand ?? [process.execPath, "--", process.argv[1] ?? "tsrun"];
+  /** Docker's stop: the stop signal, SIGKILL after the timeout; a restart in waiting is cancelled. */
+  async stop(ref: string, opts: StopOptions = {}): Promise<void> {
+    const { stopContainer } = await import("./stop.js");
+    return stopContainer(this, ref, opts);
   }
 
-  // ---------------------------------------------------------------------------------------
-  // Exit, removal
+  /** Docker's kill (default SIGKILL). */
+  async kill(ref: string, signal?: string): Promise<void> {
+    const { killContainer } = await import("./stop.js");
+    return killContainer(this, ref, signal);
+  }
+
+  /** Docker's restart: stop if running, then start. */
+  async restart(ref: string, opts: StopOptions = {}): Promise<void> {
+    const { restartContainer } = await import("./stop.js");
+    return restartContainer(this, ref, opts);
+  }
+
+  async pause(ref: string): Promise<void> {
+    const { pauseContainer } = await import("./pause.js");
+    return pauseContainer(this, ref);
+  }
+
+  async unpause(ref: string): Promise<void> {
+    const { unpauseContainer } = await import("./pause.js");
+    return unpauseContainer(this, ref);
+  }
+
+  /** Docker's wait: blocks while the container runs, then returns its exit code. */
+  async wait(ref: string): Promise<number> {
+    const { waitContainer } = await import("./wait.js");
+    return waitContainer(this, ref);
+  }
+
+  async rename(ref: string, newName: string): Promise<void> {
+    const { renameContainer } = await import("./rename.js");
+    return renameContainer(this, ref, newName);
+  }
+
+  /** Docker's rm. Returns the container's id. */
+  async remove(ref: string, opts: { force?: boolean } = {}): Promise<string> {
+    const id = this.resolve(ref).Id;
+    await withContainerLock(this.root, id, ref, async () => {
+      const rec = await settle(this, this.reread(id, ref));
+      if (!rec) return; // it was an exited --rm container: already gone
+      const o = await this.observe(rec);
+      if (decide("remove", o.status.Status, { id, ref, force: !!opts.force }) === "proceed") await this.destroy(rec);
+    });
+    return id;
+  }
 
   /**
    * Moves a stopped container's exit status from the runtime into the record and frees the
-   * runtime's state (monitor gone, cgroups removed); an exited `--rm` container is removed
-   * altogether, by whichever command notices first. Idempotent; safe to race.
-   *
-   * While the monitor still runs it may be delivering the last output to an attached
-   * client, so only `force` (the foreground client itself, or the monitor's exit command)
-   * takes the runtime state apart then.
+   * runtime's state; an exited `--rm` container is removed altogether. With `force` (the
+   * foreground client itself, or the monitor's exit command) even while the monitor still
+   * delivers the last output. Returns the record, or undefined when it was removed.
    */
-  async reconcile(rec: ContainerRecord, opts: { force?: boolean } = {}): Promise<ContainerRecord> {
-    if (!fs.existsSync(this.root.runtimeState(rec.Id))) return rec;
-    const runtime = await this.runtime();
-    let st: RuntimeState;
+  async reconcile(rec: ContainerRecord, opts: SettleOptions = {}): Promise<ContainerRecord | undefined> {
     try {
-      st = runtime.state(rec.Id);
+      return await withContainerLock(this.root, rec.Id, rec.Id, async () => {
+        const fresh = readRecord(this.root, rec.Id);
+        return fresh ? settle(this, fresh, opts) : undefined;
+      });
     } catch (e) {
-      if (e instanceof TsrunError && e.kind === "not-found") return rec;
+      if (isTsrunError(e, "not-found")) return undefined;
       throw e;
     }
-    if (st.status !== "stopped" || (st.monitorAlive && !opts.force)) return rec;
-    if (st.exit || st.startedAt) recordExit(rec, st.exit, st.startedAt);
-    writeRecord(this.root, rec);
-    if (rec.HostConfig.AutoRemove) {
-      await this.destroy(rec);
-      return rec;
-    }
-    await runtime.delete(rec.Id, { force: true });
-    return rec;
   }
 
   /** The exit status after a foreground run: record it and free the runtime state. */
@@ -375,26 +287,19 @@ export class Engine {
     return rec ? this.reconcile(rec, { force: true }) : undefined;
   }
 
-  /** Docker's rm. Returns the container's id. */
-  async remove(ref: string, opts: { force?: boolean } = {}): Promise<string> {
-    const rec = await this.reconcile(this.resolve(ref));
-    const st = await this.status(rec);
-    if (st.Paused && !opts.force) {
-      throw conflict(
-        `You cannot remove a paused container ${rec.Id}. Unpause and then stop the container before attempting removal or force remove`,
-      );
-    }
-    if (st.Running && !opts.force) {
-      throw conflict(
-        `You cannot remove a running container ${rec.Id}. Stop the container before attempting removal or force remove`,
-      );
-    }
-    await this.destroy(rec);
-    return rec.Id;
+  /** Run by the monitor after the container exits, when no restart follows. */
+  async exitHook(id: string): Promise<void> {
+    await this.finish(id);
   }
 
-  /** Removes everything of a container, in an order a crash at any point can resume. */
-  private async destroy(rec: ContainerRecord): Promise<void> {
+  /** Run by the monitor after a restart back-off: records the exit and starts the container again. */
+  async restartHook(id: string): Promise<void> {
+    const rec = readRecord(this.root, id);
+    if (rec) await this.reconcile(rec, { force: true, restartHook: true });
+  }
+
+  /** Removes everything of a container, in an order a crash at any point can resume. Under its lock. */
+  async destroy(rec: ContainerRecord): Promise<void> {
     const id = rec.Id;
     rec.State.Status = "removing";
     writeRecord(this.root, rec);
@@ -405,48 +310,6 @@ export class Engine {
     this.names.release(rec.Name.replace(/^\//, ""), id);
     removeTree(this.root, new ContainerFiles(this.root, id).dir);
     log.withId(id)("removed");
-  }
-
-  /** Run by the monitor after the container exits and nobody else cleaned up. */
-  async exitHook(id: string): Promise<void> {
-    const rec = readRecord(this.root, id);
-    if (rec) await this.reconcile(rec, { force: true });
-  }
-}
-
-/** Takes a directory out of sight atomically (rename into tmp/), then deletes it. */
-function removeTree(root: StateRoot, dir: string): void {
-  fs.mkdirSync(root.tmp, { recursive: true, mode: 0o700 });
-  const grave = path.join(root.tmp, `removed-${path.basename(dir)}-${randomBytes(4).toString("hex")}`);
-  try {
-    fs.renameSync(dir, grave);
-  } catch (e) {
-    if (errnoCode(e) === "ENOENT") return;
-    throw e;
-  }
-  removeTreeSync(grave);
-}
-
-function recordExit(rec: ContainerRecord, exit: ExitStatus | undefined, startedAt: string | undefined): void {
-  rec.State.Status = "exited";
-  if (startedAt) rec.State.StartedAt = startedAt;
-  if (exit) {
-    rec.State.ExitCode = exit.exitCode;
-    rec.State.OOMKilled = exit.oomKilled;
-    rec.State.FinishedAt = exit.finishedAt;
-    if (exit.startedAt) rec.State.StartedAt = exit.startedAt;
-  } else {
-    rec.State.ExitCode = 255;
-    rec.State.FinishedAt = new Date().toISOString();
-  }
-  if (rec.State.StartedAt === ZERO_TIME) rec.State.StartedAt = rec.State.FinishedAt;
-}
-
-function readIfExists(file: string): string | undefined {
-  try {
-    return fs.readFileSync(file, "utf8");
-  } catch {
-    return undefined;
   }
 }
 

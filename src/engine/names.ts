@@ -2,7 +2,9 @@
  * Container names of one state root: unique, claimed atomically as files
  * `<root>/names/<name>` (O_EXCL) holding the container id. A container's directory exists
  * before its name is claimed and loses its name before the directory goes, so a name
- * whose container directory is missing is a leftover of a crash and may be reclaimed.
+ * whose container directory is missing is a leftover of a crash and may be reclaimed; so is
+ * a name whose container's record carries another name (a rename that crashed half-way).
+ * Renames and reclaims hold `locks/names.lock`, so a reclaimer never sees a rename midway.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -26,7 +28,14 @@ export function validateName(name: string): string {
 export class NameRegistry {
   private readonly dir: string;
 
-  constructor(private readonly root: string) {
+  /**
+   * `currentName(id)`: the name in the container's record, or undefined while it has no
+   * record yet (being created, which claims the name first).
+   */
+  constructor(
+    private readonly root: string,
+    private readonly currentName: (id: string) => string | undefined = () => undefined,
+  ) {
     this.dir = path.join(root, "names");
   }
 
@@ -52,14 +61,46 @@ export class NameRegistry {
         if (errnoCode(e) !== "EEXIST") throw e;
       }
       const holder = this.lookup(name);
-      if (holder && this.exists(holder)) throw nameInUse(name, holder);
+      if (holder && this.holds(name, holder)) throw nameInUse(name, holder);
       await this.reclaim(name);
     }
     throw conflict(`Conflict. The container name "/${name}" could not be claimed`);
   }
 
-  private exists(id: string): boolean {
-    return fs.existsSync(path.join(this.root, "containers", id));
+  /** Whether `id` really holds `name` (see the module comment for what does not). */
+  private holds(name: string, id: string): boolean {
+    if (!fs.existsSync(path.join(this.root, "containers", id))) return false;
+    const current = this.currentName(id);
+    return current === undefined || current === name;
+  }
+
+  /**
+   * Moves container `id` from `oldName` to `newName`: claims the new name, lets `commit`
+   * record it, then releases the old one, all under the names lock so that no reclaimer
+   * sees the moment when both names (or the new one and the old record) exist.
+   */
+  async rename(oldName: string, newName: string, id: string, commit: () => void): Promise<void> {
+    const { withLock } = await import("../linux/index.js");
+    fs.mkdirSync(path.join(this.root, "locks"), { recursive: true, mode: 0o700 });
+    fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    await withLock(path.join(this.root, "locks", "names.lock"), () => {
+      const file = path.join(this.dir, newName);
+      try {
+        fs.writeFileSync(file, id, { flag: "wx", mode: 0o600 });
+      } catch (e) {
+        if (errnoCode(e) !== "EEXIST") throw e;
+        const holder = this.lookup(newName);
+        if (holder && this.holds(newName, holder)) throw nameInUse(newName, holder);
+        fs.writeFileSync(file, id, { mode: 0o600 }); // a leftover, and we hold the lock
+      }
+      try {
+        commit();
+      } catch (e) {
+        fs.rmSync(file, { force: true });
+        throw e;
+      }
+      this.release(oldName, id);
+    });
   }
 
   /**
@@ -72,7 +113,7 @@ export class NameRegistry {
     fs.mkdirSync(path.join(this.root, "locks"), { recursive: true, mode: 0o700 });
     await withLock(path.join(this.root, "locks", "names.lock"), () => {
       const holder = this.lookup(name);
-      if (holder === undefined || !this.exists(holder)) fs.rmSync(path.join(this.dir, name), { force: true });
+      if (holder === undefined || !this.holds(name, holder)) fs.rmSync(path.join(this.dir, name), { force: true });
     });
   }
 

@@ -8,6 +8,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { StateRoot, errnoCode, readJsonIfExists, writeJsonAtomic } from "../common/index.js";
 import type { IdRange } from "./idpool.js";
+import type { ResourceHostConfig } from "./limits.js";
+import type { RestartPolicy } from "./restart-policy.js";
 
 export interface ContainerConfig {
   Hostname: string;
@@ -31,10 +33,16 @@ export interface ContainerConfig {
   StopTimeout?: number;
 }
 
-export interface HostConfig {
+export interface HostConfig extends Partial<ResourceHostConfig> {
   AutoRemove: boolean;
   NetworkMode: string;
-  RestartPolicy: { Name: string; MaximumRetryCount: number };
+  RestartPolicy: RestartPolicy;
+  /** "" (own namespace), "host" or "container:<name|id>" as given. */
+  PidMode?: string;
+  /** "private", "shareable", "host" or "container:<name|id>" as given. */
+  IpcMode?: string;
+  /** --init: null when not given (Docker's inspect). */
+  Init?: boolean | null;
   ShmSize: number;
   ExtraHosts: string[] | null;
   UsernsMode: string;
@@ -71,6 +79,18 @@ export interface ContainerRecord {
     layers: string[];
     /** Monitor protocol version the container was last started with. */
     monitorProtocol?: number;
+    /**
+     * Stopped or killed by hand since its last start (Docker's HasBeenManuallyStopped):
+     * unless-stopped then does not restart it. Cleared by start.
+     */
+    manuallyStopped?: boolean;
+    /**
+     * Stopped on purpose (stop; kill with SIGKILL or the stop signal) since its last start:
+     * no policy restarts it (Docker's ExitOnNext). Cleared by start.
+     */
+    restartCancelled?: boolean;
+    /** The restart back-off planned for the next exit (ms); see restart-policy.ts. */
+    restartDelayMs?: number;
   };
 }
 

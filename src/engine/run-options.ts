@@ -6,6 +6,7 @@
 import fs from "node:fs";
 import net from "node:net";
 import { errnoCode, invalidArgument } from "../common/index.js";
+import type { ResourceFlags } from "./limits.js";
 
 export interface RunOptions {
   image: string;
@@ -28,6 +29,22 @@ export interface RunOptions {
   userns?: string;
   /** The user's terminal size, for -t. */
   consoleSize?: { rows: number; cols: number };
+  /** --pid: "", "host" or "container:X". */
+  pid?: string;
+  /** --ipc: "private" (default), "shareable", "none", "host" or "container:X". */
+  ipc?: string;
+  /** --stop-signal (name or number). */
+  stopSignal?: string;
+  /** --stop-timeout in seconds (negative: no timeout). */
+  stopTimeout?: number;
+  /** --restart: no|on-failure[:N]|always|unless-stopped. */
+  restart?: string;
+  /** --init: run tsrun's init as PID 1. */
+  init?: boolean;
+  /** --memory, --cpus, --pids-limit… as given (see limits.ts). */
+  resources?: ResourceFlags;
+  /** Told Docker's warnings about limits the host cannot enforce. */
+  warn?: (message: string) => void;
 }
 
 /** `-e K=V` or `-e K` (the host's value; dropped when the host has none). */

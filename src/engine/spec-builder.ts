@@ -2,7 +2,7 @@
  * Image config + the user's flags → an OCI runtime spec (bundle/config.json), with Docker's
  * defaults. The one place where "what Docker gives a container" becomes runtime terms.
  */
-import { ANNOTATION_LAYERS, ANNOTATION_UPPER, type Mount, type Spec } from "../runtime/spec.js";
+import { ANNOTATION_LAYERS, ANNOTATION_UPPER, type Mount, type Resources, type Spec } from "../runtime/spec.js";
 import {
   DEFAULT_CAPABILITIES,
   DEFAULT_DEVICES,
@@ -33,6 +33,8 @@ export interface SpecInput {
   idRange?: IdRange;
   shmSize: number;
   readonlyRootfs: boolean;
+  /** Memory, CPU and pids limits (limits.ts). */
+  resources?: Resources;
 }
 
 /** Docker's /tsrun-parented cgroup of a container (the runtime creates one per hierarchy). */
@@ -97,6 +99,7 @@ export function buildSpec(input: SpecInput): Spec {
       devices: DEFAULT_DEVICES.map((d) => ({ ...d, fileMode: 0o666, uid: 0, gid: 0 })),
       cgroupsPath: cgroupsPathFor(input.id),
       resources: {
+        ...input.resources,
         devices: [{ allow: false, access: "rwm" }],
       },
       // Both ends of ping_group_range must be gids mapped in the container's user namespace.

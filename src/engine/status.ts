@@ -21,7 +21,24 @@ export interface ContainerStatus {
   FinishedAt: string;
 }
 
-export function liveStatus(rec: ContainerRecord, rt: RuntimeState | undefined): ContainerStatus {
+/** State.Error of a container whose monitor died without recording an exit. */
+export const MONITOR_DIED = "the container's monitor died without recording its exit; the container was killed";
+
+/**
+ * A container that ran (its command was executed) and whose monitor is gone without an exit
+ * record. (A start that crashed before its monitor reported, or a monitor that died before
+ * START, ran nothing: the container keeps its recorded state.)
+ */
+export function monitorDied(rt: RuntimeState): boolean {
+  return rt.status === "stopped" && rt.monitorPid !== undefined && !rt.monitorAlive && !rt.exit && rt.startedAt !== undefined;
+}
+
+/**
+ * The live state: the record's, overlaid with the runtime's view while a runtime state
+ * exists. `restartDue` is when a container waiting out its restart back-off restarts (the
+ * monitor's `restarting` record), if it is.
+ */
+export function liveStatus(rec: ContainerRecord, rt: RuntimeState | undefined, restartDue?: string): ContainerStatus {
   const s = rec.State;
   const base: ContainerStatus = {
     Status: s.Status,
@@ -50,10 +67,27 @@ export function liveStatus(rec: ContainerRecord, rt: RuntimeState | undefined): 
         Paused: rt.status === "paused",
         Pid: rt.pid ?? 0,
         ExitCode: 0,
+        Error: "",
         StartedAt: rt.startedAt ?? base.StartedAt,
       };
-    case "stopped":
-      return {
+    case "stopped": {
+      if (monitorDied(rt)) {
+        // Nothing recorded the exit, and nothing supervises what may be left of it.
+        return {
+          ...base,
+          Status: "exited",
+          ExitCode: 255,
+          Error: MONITOR_DIED,
+          StartedAt: rt.startedAt ?? base.StartedAt,
+          FinishedAt: new Date().toISOString(),
+        };
+      }
+      if (!rt.exit && rt.monitorAlive && rt.startedAt) {
+        // PID 1 is gone but its monitor is still draining the output before it records
+        // the exit: Docker shows the container running until the exit is known.
+        return { ...base, Status: "running", Running: true, ExitCode: 0, Error: "", StartedAt: rt.startedAt };
+      }
+      const exited: ContainerStatus = {
         ...base,
         Status: "exited",
         ExitCode: rt.exit?.exitCode ?? base.ExitCode,
@@ -61,6 +95,10 @@ export function liveStatus(rec: ContainerRecord, rt: RuntimeState | undefined): 
         StartedAt: rt.exit?.startedAt ?? rt.startedAt ?? base.StartedAt,
         FinishedAt: rt.exit?.finishedAt ?? base.FinishedAt,
       };
+      // Docker counts a restarting container as running (stop, rm and kill treat it so).
+      if (restartDue && rt.exit) return { ...exited, Status: "restarting", Running: true, Restarting: true };
+      return exited;
+    }
   }
 }
 

@@ -15,6 +15,10 @@
  *   const status = await conn.waitExit();                    // ExitStatus (Docker's exit code)
  *   conn.close();
  *
+ * Stopping on purpose (`tsrun stop`, and `kill` with a fatal signal, as Docker): stop(signo)
+ * sends the signal and tells the monitor not to apply the restart policy to this exit, or
+ * cancels a restart it is waiting to run (state "restarting", see readRestartAt()).
+ *
  * Flow control: when a consumer cannot keep up, call pause() and later resume(); the monitor
  * then stops reading the container's output instead of buffering it.
  */
@@ -25,7 +29,7 @@ import net from "node:net";
 import path from "node:path";
 import util from "node:util";
 
-import { nativeBinary, readJsonIfExists, writeFileAtomic } from "../common/index.js";
+import { nativeBinary } from "../common/index.js";
 import type { Plan } from "./plan.js";
 import { encodePlan } from "./plan-codec.js";
 import { HelloFlag, MAX_DATA_CHUNK, MAX_FRAME, MONITOR_PROTOCOL, Msg, StateCode } from "./protocol.gen.js";
@@ -67,11 +71,21 @@ export interface AttachOptions {
   cleanupOwner?: boolean;
 }
 
+/**
+ * The monitor's view of the container. "restarting": PID 1 has exited (exit.json is
+ * written) and the monitor waits out the restart back-off, after which it runs the plan's
+ * restart command and exits; stop() cancels that.
+ */
+export type MonitorState = "created" | "running" | "exited" | "restarting";
+
 export interface MonitorHello {
   protocol: number;
   pid: number;
-  state: "created" | "running" | "exited";
+  state: MonitorState;
+  /** The last exit, when the state is "exited" or "restarting". */
   exit?: ExitStatus;
+  /** When the restart command is due (RFC 3339), when the state is "restarting". */
+  restartAt?: string;
 }
 
 /** The init or monitor failed at `step` with `errno` on `path`. */
@@ -208,7 +222,9 @@ export async function launchMonitor(opts: { plan: Plan; monitorPath?: string }):
   const { plan } = opts;
   const stateDir = plan.monitor.stateDir;
   const monitorPath = opts.monitorPath ?? nativeBinary("tsrun-monitor");
-  writeFileAtomic(path.join(stateDir, "plan"), encodePlan(plan), 0o600);
+  // Not fsync'd (that cost ~4 ms of every run here): the monitor reads it at once, and after
+  // a crash of the machine the container it describes is gone anyway.
+  fs.writeFileSync(path.join(stateDir, "plan"), encodePlan(plan), { mode: 0o600 });
 
   const child = spawn(monitorPath, [stateDir], { detached: true, stdio: ["ignore", "ignore", "ignore", "pipe"] });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
@@ -249,8 +265,10 @@ export async function launchMonitor(opts: { plan: Plan; monitorPath?: string }):
   const end = await exited;
   if (first?.type === Msg.FAILED) throw new InitError(readFailure(first.payload));
   if (end.error) throw new Error(`Cannot start the monitor "${monitorPath}": ${end.error.message}`, { cause: end.error });
-  const how = end.signal ? `signal ${end.signal}` : `status ${end.code}`;
-  throw new Error(`Monitor "${monitorPath}" exited with ${how} without a report (see "${path.join(stateDir, "monitor.log")}")`);
+  // Status 0: the process started hands over to the monitor proper, born in its cgroup
+  // (native/src/cgjoin.h); it is that one which ended without a report.
+  const how = end.signal ? `exited with signal ${end.signal}` : end.code ? `exited with status ${end.code}` : "ended";
+  throw new Error(`Monitor "${monitorPath}" ${how} without a report (see "${path.join(stateDir, "monitor.log")}")`);
 }
 
 // ---- the connection ------------------------------------------------------------------------
@@ -267,10 +285,11 @@ export interface MonitorEvents {
   close: [];
 }
 
-const STATE_NAMES: Record<number, MonitorHello["state"]> = {
+const STATE_NAMES: Record<number, MonitorState> = {
   [StateCode.CREATED]: "created",
   [StateCode.RUNNING]: "running",
   [StateCode.EXITED]: "exited",
+  [StateCode.RESTARTING]: "restarting",
 };
 
 /**
@@ -283,6 +302,7 @@ export class MonitorConnection extends EventEmitter<MonitorEvents> {
   private closed = false;
   private failure: Error | undefined;
   private startWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  private stopWaiters: ((state: MonitorState | undefined) => void)[] = [];
   private exitWaiters: { resolve: (s: ExitStatus) => void; reject: (e: Error) => void }[] = [];
 
   private constructor(
@@ -375,8 +395,15 @@ export class MonitorConnection extends EventEmitter<MonitorEvents> {
     const r = new Reader(first!.payload);
     const protocol = r.u32();
     const pid = r.u32();
-    const state = STATE_NAMES[r.u8()] ?? "created";
-    const hello: MonitorHello = { protocol, pid, state, ...(state === "exited" ? { exit: readExit(r) } : {}) };
+    const code = r.u8();
+    const state = STATE_NAMES[code];
+    if (!state) {
+      sock.destroy();
+      throw new Error(`Monitor of "${stateDir}" reported an unknown state ${code}`);
+    }
+    const hello: MonitorHello = { protocol, pid, state };
+    if (state === "exited" || state === "restarting") hello.exit = readExit(r);
+    if (state === "restarting") hello.restartAt = r.str();
     return new MonitorConnection(sock, reader, hello, rest);
   }
 
@@ -410,11 +437,31 @@ export class MonitorConnection extends EventEmitter<MonitorEvents> {
     this.send(Msg.RESIZE, b);
   }
 
-  /** Sends a signal to the container's PID 1. */
+  /** Sends a signal to the container's PID 1 (its exit then follows the restart policy). */
   signal(signo: number): void {
     const b = Buffer.alloc(4);
     b.writeUInt32LE(signo, 0);
     this.send(Msg.SIGNAL, b);
+  }
+
+  /**
+   * Stops the container on purpose: sends `signo` to PID 1 (0: none) and marks its exit as
+   * wanted, so the restart policy does not apply to it; a restart the monitor is waiting to
+   * run ("restarting") is cancelled, and the monitor then exits running the exit command.
+   * Resolves with the monitor's state once it has taken the STOP into account ("created" or
+   * "running": signalled, its exit will not restart; "exited": exited, no restart pending),
+   * or with undefined when the connection closed first (the monitor had already committed
+   * to its restart or exit command, or was gone). Never rejects.
+   */
+  stop(signo: number): Promise<MonitorState | undefined> {
+    if (!Number.isInteger(signo) || signo < 0 || signo > 64) throw new RangeError(`Invalid signal number ${signo}`);
+    return new Promise((resolve) => {
+      if (this.closed) return resolve(undefined);
+      this.stopWaiters.push(resolve);
+      const b = Buffer.alloc(4);
+      b.writeUInt32LE(signo, 0);
+      this.send(Msg.STOP, b);
+    });
   }
 
   /** The exit status, once PID 1 has exited. */
@@ -485,6 +532,11 @@ export class MonitorConnection extends EventEmitter<MonitorEvents> {
         this.emit("exit", status);
         return;
       }
+      case Msg.STOP_ACK: {
+        const state = STATE_NAMES[new Reader(f.payload).u8()];
+        this.stopWaiters.shift()?.(state);
+        return;
+      }
       case Msg.ERROR:
         this.fail(new Error(`Monitor protocol error: ${new Reader(f.payload).str()}`));
         return;
@@ -504,6 +556,7 @@ export class MonitorConnection extends EventEmitter<MonitorEvents> {
     this.closed = true;
     const e = this.failure ?? new Error("Lost the connection to the monitor before the container exited");
     this.startWaiters.splice(0).forEach((w) => w.reject(e));
+    this.stopWaiters.splice(0).forEach((w) => w(undefined));
     if (!this.exitStatus) this.exitWaiters.splice(0).forEach((w) => w.reject(e));
     this.emit("close");
   }
@@ -519,10 +572,21 @@ interface ExitRecordFile {
   finishedAt: string;
 }
 
-/** exit.json, written atomically by the monitor when PID 1 exits; undefined before. */
+/**
+ * exit.json, written atomically by the monitor when PID 1 exits; undefined before. An empty
+ * file counts as none: the monitor makes it durable just after telling its clients, and a
+ * crash of the machine in between leaves it empty (the exit is then unknown, as when the
+ * monitor dies).
+ */
 export function readExitRecord(stateDir: string): ExitStatus | undefined {
-  const r = readJsonIfExists<ExitRecordFile>(path.join(stateDir, "exit.json"));
-  if (!r) return undefined;
+  const text = readRecord(stateDir, "exit.json");
+  if (!text) return undefined;
+  let r: ExitRecordFile;
+  try {
+    r = JSON.parse(text) as ExitRecordFile;
+  } catch (e) {
+    throw new Error(`Cannot parse "${path.join(stateDir, "exit.json")}": ${(e as Error).message}`, { cause: e });
+  }
   return {
     exitCode: r.exitCode,
     ...(r.signal ? { signal: r.signal } : {}),
@@ -534,8 +598,24 @@ export function readExitRecord(stateDir: string): ExitStatus | undefined {
 
 /** When PID 1 really started (execve succeeded): the monitor's `started` file; undefined before. */
 export function readStartedAt(stateDir: string): string | undefined {
+  return readRecord(stateDir, "started");
+}
+
+/**
+ * When the monitor runs the restart command (RFC 3339), from its `restarting` file: written
+ * (just before exit.json) when PID 1 exited and the restart policy applies, removed when a
+ * STOP cancels the restart. It stays after the monitor has exited into the restart command,
+ * so the gap until the container is rebuilt reads as restarting too; the rebuild (which
+ * replaces the runtime state) takes it away. Undefined when no restart is pending.
+ */
+export function readRestartAt(stateDir: string): string | undefined {
+  return readRecord(stateDir, "restarting");
+}
+
+/** A small record of the monitor's, trimmed; undefined when missing or empty. */
+function readRecord(stateDir: string, name: string): string | undefined {
   try {
-    return fs.readFileSync(path.join(stateDir, "started"), "utf8").trim() || undefined;
+    return fs.readFileSync(path.join(stateDir, name), "utf8").trim() || undefined;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw e;

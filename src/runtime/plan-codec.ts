@@ -14,6 +14,8 @@ import { PLAN_FORMAT, PLAN_MAGIC, Rec, RecArity } from "./protocol.gen.js";
 
 type Field = string | number | bigint | boolean;
 
+const RESTART_POLICIES: readonly string[] = ["on-failure", "always", "unless-stopped"];
+
 export interface PlanRecord {
   type: number;
   fields: string[];
@@ -98,6 +100,13 @@ export function planRecords(plan: Plan): PlanRecord[] {
   if (m.exitCommand !== undefined && m.exitCommand.length > 0) add(Rec.EXIT_COMMAND, "monitor.exitCommand", ...m.exitCommand);
   for (const f of m.ownCgroupProcs) add(Rec.OWN_CGROUP_PROCS, "monitor.ownCgroupProcs", f);
   if (m.oomEventsFile !== undefined) add(Rec.OOM_EVENTS_FILE, "monitor.oomEventsFile", m.oomEventsFile);
+  if (m.restart !== undefined) {
+    const r = m.restart;
+    if (!RESTART_POLICIES.includes(r.policy)) throw invalidArgument(`Plan field "monitor.restart.policy" is not a restart policy: ${JSON.stringify(r.policy)}`);
+    if (r.command.length === 0 || r.command[0] === "") throw invalidArgument('Plan field "monitor.restart.command" is empty');
+    add(Rec.RESTART, "monitor.restart", r.policy, unsigned("restart.maxRetries", r.maxRetries), unsigned("restart.retryCount", r.retryCount),
+      unsigned("restart.delayMs", r.delayMs, Number.MAX_SAFE_INTEGER), ...r.command);
+  }
   return out;
 }
 

@@ -92,6 +92,24 @@ export interface ProcessPlan {
   umask?: number;
 }
 
+/**
+ * Docker's `--restart` policy, carried out by the monitor: when PID 1 exits and the policy
+ * applies (and the container was not stopped on purpose), the monitor waits `delayMs` — or
+ * 100 ms when the container had been up 10 s or more — and then runs `command` instead of
+ * the exit command. "no" is the absence of a RestartPlan.
+ */
+export interface RestartPlan {
+  policy: "on-failure" | "always" | "unless-stopped";
+  /** on-failure only: restarts allowed in all (0 = unlimited). */
+  maxRetries: number;
+  /** Restarts so far (on-failure stops restarting once it reaches maxRetries). */
+  retryCount: number;
+  /** The back-off to wait before this restart (the engine's doubling of Docker's 100 ms, up to 1 min). */
+  delayMs: number;
+  /** The tsrun subcommand that rebuilds the container (run detached, like the exit command). */
+  command: string[];
+}
+
 export interface MonitorPlan {
   /** The runtime state directory: the monitor chdirs here and keeps its socket and records here. */
   stateDir: string;
@@ -105,6 +123,8 @@ export interface MonitorPlan {
   ownCgroupProcs: string[];
   /** memory cgroup file to read the OOM-kill count from (v1 memory.oom_control, v2 memory.events), if any. */
   oomEventsFile?: string;
+  /** The restart policy; absent for "no". */
+  restart?: RestartPlan;
 }
 
 export interface Plan {

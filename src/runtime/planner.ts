@@ -7,7 +7,7 @@ import { expandCgroupMount } from "./cgroup-mount.js";
 import { realHostProbe, type HostProbe } from "./host-probe.js";
 import { MS, PROPAGATION_OPTIONS, parseMountOptions } from "./mount-options.js";
 import { planNamespaces } from "./namespaces.js";
-import type { MountPlan, NamespaceKind, Plan, ProcessPlan, RootfsPlan } from "./plan.js";
+import type { MountPlan, NamespaceKind, Plan, ProcessPlan, RestartPlan, RootfsPlan } from "./plan.js";
 import { planRlimit } from "./rlimits.js";
 import { ANNOTATION_LAYERS, ANNOTATION_UPPER, type Mount, type Spec } from "./spec.js";
 
@@ -23,6 +23,8 @@ export interface PlanContext {
   stdin: boolean;
   logPath?: string;
   exitCommand?: string[];
+  /** The monitor's restart policy, if any. */
+  restart?: RestartPlan;
   /** Host lookups (devices, /proc/kcore); the real host unless a test passes a fake. */
   host?: HostProbe;
 }
@@ -48,7 +50,9 @@ export function planFromSpec(spec: Spec, ctx: PlanContext): Plan {
 
   const ns = planNamespaces(spec.linux);
   const has = (kind: NamespaceKind) => ns.newNamespaces.includes(kind) || ns.joinNamespaces.some((j) => j.kind === kind);
-  const userns = ns.newNamespaces.includes("user");
+  // A joined user namespace (--pid/--ipc container:X) maps ids as a new one does: the rootfs
+  // and "idmap" binds are idmapped with it.
+  const userns = ns.newNamespaces.includes("user") || ns.joinNamespaces.some((j) => j.kind === "user");
 
   if ((spec.hostname || spec.domainname) && !ns.newNamespaces.includes("uts")) {
     throw invalidArgument("Cannot set the hostname or domainname without a new UTS namespace");
@@ -81,6 +85,7 @@ export function planFromSpec(spec: Spec, ctx: PlanContext): Plan {
       stdin: ctx.stdin,
       ...(ctx.logPath ? { logPath: ctx.logPath } : {}),
       ...(ctx.exitCommand && ctx.exitCommand.length > 0 ? { exitCommand: ctx.exitCommand } : {}),
+      ...(ctx.restart ? { restart: ctx.restart } : {}),
       ownCgroupProcs: ctx.cgroups.monitorProcs,
       ...(ctx.cgroups.oomEventsFile ? { oomEventsFile: ctx.cgroups.oomEventsFile } : {}),
     },

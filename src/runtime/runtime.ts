@@ -11,6 +11,7 @@ import { launchMonitor, MonitorConnection, readExitRecord, readStartedAt, type A
 import { planFromSpec } from "./planner.js";
 import { isAlive, processStartTime, signalProcess, type ProcessIdentity } from "../linux/process-identity.js";
 import { parseSignal } from "./signals.js";
+import type { RestartPlan } from "./plan.js";
 import type { Spec } from "./spec.js";
 import {
   LOCK_FILE,
@@ -33,6 +34,8 @@ export interface CreateOptions {
   logPath?: string;
   /** Run by the monitor after the container exits, unless a cleanup-owner client is attached. */
   exitCommand?: string[];
+  /** The restart policy the monitor carries out (run instead of the exit command); none for "no". */
+  restart?: RestartPlan;
 }
 
 export interface RuntimeOptions {
@@ -99,7 +102,11 @@ export class Runtime {
       const driver = this.cgroups();
       driver.sweepMonitorCgroups(path.posix.dirname(cgroupPath));
       made.container = driver.create(cgroupPath);
-      made.monitorCgroup = driver.create(monitorCgroupPath(cgroupPath));
+      // The last monitor's restart command (this process, then) is still in the last monitor
+      // cgroup, which it could not remove: the new monitor takes it over.
+      const lastMonitor = driver.open(monitorCgroupPath(cgroupPath));
+      const inherited = lastMonitor.exists() && lastMonitor.pids().every((p) => p === process.pid);
+      made.monitorCgroup = inherited ? lastMonitor : driver.create(monitorCgroupPath(cgroupPath));
       const plan = planFromSpec(spec, {
         id,
         stateDir,
@@ -108,6 +115,7 @@ export class Runtime {
         stdin: opts.stdin === true,
         ...(opts.logPath ? { logPath: opts.logPath } : {}),
         ...(opts.exitCommand ? { exitCommand: opts.exitCommand } : {}),
+        ...(opts.restart ? { restart: opts.restart } : {}),
       });
       if (spec.linux?.resources) made.container.applyResources(spec.linux.resources);
       log.withId(id)("cgroups made, launching the monitor");

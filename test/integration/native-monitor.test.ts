@@ -178,11 +178,17 @@ describe.skipIf(!isRoot)("native monitor and init", () => {
     const r = await runPlan(p, undefined, track);
     const rec = readExitRecord(p.monitor.stateDir);
     expect(rec).toMatchObject({ exitCode: 5, oomKilled: false });
+    expect(r.status).toEqual(rec);
     expect(rec?.signal).toBeUndefined();
     const started = readStartedAt(p.monitor.stateDir);
     expect(started).toBeDefined();
     expect(rec?.startedAt).toBe(started);
     expect(Date.parse(rec!.finishedAt)).toBeGreaterThanOrEqual(Date.parse(started!));
+    // What a crash of the machine before the record's fsync can leave: no record.
+    fs.writeFileSync(path.join(p.monitor.stateDir, "exit.json"), "");
+    expect(readExitRecord(p.monitor.stateDir)).toBeUndefined();
+    fs.writeFileSync(path.join(p.monitor.stateDir, "exit.json"), "{");
+    expect(() => readExitRecord(p.monitor.stateDir)).toThrow(/^Cannot parse ".*exit\.json"/);
   });
 
   it("reports oomKilled from an increase of the oom_kill counter", async () => {
@@ -394,7 +400,7 @@ describe.skipIf(!isRoot)("native monitor and init", () => {
     const hello = Buffer.alloc(8);
     hello.writeUInt32LE(999, 0);
     const e1 = await raw([frame(1, hello)]);
-    expect(e1).toEqual({ type: 12, text: "Protocol version 999 is not supported; this monitor speaks 1" });
+    expect(e1).toEqual({ type: 12, text: "Protocol version 999 is not supported; this monitor speaks 1 to 2" });
     const e2 = await raw([frame(2, Buffer.alloc(0))]);
     expect(e2).toEqual({ type: 12, text: "Expected HELLO, got message type 2" });
     // Nobody started it: the test kills the created container, as a delete would.

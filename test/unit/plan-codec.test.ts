@@ -83,6 +83,16 @@ describe("encodePlan", () => {
     expect(find(Rec.NS_NEW)).toEqual([["user"], ["mnt"], ["pid"]]);
   });
 
+  it("encodes the restart policy as one RESTART record, the command last", () => {
+    const p = basePlan();
+    p.monitor.restart = { policy: "on-failure", maxRetries: 3, retryCount: 1, delayMs: 200, command: ["/usr/bin/tsrun", "_restart-hook", "c0ffee"] };
+    const recs = planRecords(p).filter((r) => r.type === Rec.RESTART);
+    expect(recs.map((r) => r.fields)).toEqual([["on-failure", "3", "1", "200", "/usr/bin/tsrun", "_restart-hook", "c0ffee"]]);
+    expect(decodeRecords(encodePlan(p))).toEqual(planRecords(p));
+    // "no" is the absence of the record.
+    expect(planRecords(basePlan()).some((r) => r.type === Rec.RESTART)).toBe(false);
+  });
+
   it("leaves out what is not set", () => {
     const p = basePlan();
     delete p.hostname;
@@ -110,6 +120,10 @@ describe("encodePlan", () => {
       (p) => (p.mounts[0]!.target = "relative"),
       (p) => (p.rootfs = { kind: "overlay", lowers: [], upperParent: "/u", idmap: false, readonly: false }),
       (p) => (p.process.umask = 0o1000),
+      (p) => (p.monitor.restart = { policy: "no" as "always", maxRetries: 0, retryCount: 0, delayMs: 100, command: ["x"] }),
+      (p) => (p.monitor.restart = { policy: "always", maxRetries: 0, retryCount: 0, delayMs: 100, command: [] }),
+      (p) => (p.monitor.restart = { policy: "always", maxRetries: -1, retryCount: 0, delayMs: 100, command: ["x"] }),
+      (p) => (p.monitor.restart = { policy: "always", maxRetries: 0, retryCount: 0, delayMs: 1.5, command: ["x"] }),
     ];
     for (const mutate of cases) {
       const p = basePlan();

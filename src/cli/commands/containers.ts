@@ -4,7 +4,7 @@ import { shortId } from "../../common/ids.js";
 import { humanDuration, statusText, type ContainerView } from "../../engine/index.js";
 import { ExitStatus, UsageError } from "../exit.js";
 import type { CliContext } from "../context.js";
-import { ellipsis, goQuote, table } from "../table.js";
+import { ellipsis, goQuote } from "../table.js";
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
@@ -55,7 +55,7 @@ export function registerContainerCommands(program: Command, ctx: CliContext): vo
     .option("-l, --latest", "Show the latest created container (includes all states)")
     .option("--no-trunc", "Don't truncate output")
     .option("-f, --filter <filter>", "Filter output based on conditions provided", collect, [])
-    .option("--format <format>", "Format output: table or json")
+    .option("--format <format>", "Format output: 'table', 'table TEMPLATE', 'json' or a Go TEMPLATE")
     .action(async (f: PsFlags) => {
       const engine = await ctx.engine();
       let views = await engine.list();
@@ -92,20 +92,9 @@ export function registerContainerCommands(program: Command, ctx: CliContext): vo
         Names: v.record.Name.replace(/^\//, ""),
         Labels: Object.entries(v.record.Config.Labels).map(([k, val]) => `${k}=${val}`).join(","),
       });
-      if (f.format === "json" || f.format === "{{json .}}") {
-        for (const v of views) process.stdout.write(JSON.stringify(row(v)) + "\n");
-        return;
-      }
-      if (f.format !== undefined && f.format !== "table") {
-        throw new UsageError(`unsupported format "${f.format}": use "table" or "json"`, "ps");
-      }
-      const rows = views.map(row);
-      process.stdout.write(
-        table(
-          ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"],
-          rows.map((r) => [r.ID, r.Image, r.Command, r.RunningFor, r.Status, r.Ports, r.Names]),
-        ),
-      );
+      const { PS_HEADERS, PS_TABLE, psContext, renderFormat } = await import("../go-template/docker-format.js");
+      const rows = views.map((v) => psContext(row(v)));
+      process.stdout.write(renderFormat({ format: f.format, defaultTable: PS_TABLE, headers: PS_HEADERS, rows }));
     });
 
   program

@@ -3,7 +3,6 @@ import type { Command } from "commander";
 import { humanDuration } from "../../engine/index.js";
 import { ExitStatus } from "../exit.js";
 import type { CliContext } from "../context.js";
-import { table } from "../table.js";
 
 /** Docker's SIZE: decimal units, three significant digits ("4.26MB", "812kB", "999B"). */
 export function humanSize(bytes: number): string {
@@ -26,7 +25,8 @@ export function registerImageCommands(program: Command, ctx: CliContext): void {
     .option("-a, --all", "Show all images")
     .option("-q, --quiet", "Only show image IDs")
     .option("--no-trunc", "Don't truncate output")
-    .action(async (reference: string | undefined, f: { quiet?: boolean; trunc: boolean }) => {
+    .option("--format <string>", "Format output: 'table', 'table TEMPLATE', 'json' or a Go TEMPLATE")
+    .action(async (reference: string | undefined, f: { quiet?: boolean; trunc: boolean; format?: string }) => {
       const engine = await ctx.engine();
       const store = await engine.images();
       const { familiarName, parseReference } = await import("../../image/index.js");
@@ -53,18 +53,19 @@ export function registerImageCommands(program: Command, ctx: CliContext): void {
         return;
       }
       const now = Date.now();
-      process.stdout.write(
-        table(
-          ["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"],
-          rows.map((r) => [
-            r.repo,
-            r.tag,
-            id(r.id),
-            r.created ? `${humanDuration(now - Date.parse(r.created))} ago` : "N/A",
-            humanSize(r.size),
-          ]),
-        ),
+      const { IMAGES_HEADERS, IMAGES_TABLE, imageContext, renderFormat } = await import("../go-template/docker-format.js");
+      const contexts = rows.map((r) =>
+        imageContext({
+          Repository: r.repo,
+          Tag: r.tag,
+          ID: id(r.id),
+          Digest: "<none>",
+          CreatedSince: r.created ? `${humanDuration(now - Date.parse(r.created))} ago` : "N/A",
+          CreatedAt: r.created,
+          Size: humanSize(r.size),
+        }),
       );
+      process.stdout.write(renderFormat({ format: f.format, defaultTable: IMAGES_TABLE, headers: IMAGES_HEADERS, rows: contexts }));
     });
 
   program

@@ -6,7 +6,7 @@ import os from "node:os";
 import type { Command } from "commander";
 import type { RunOptions } from "../../engine/index.js";
 import type { MonitorConnection } from "../../runtime/index.js";
-import { ExitStatus } from "../exit.js";
+import { ExitStatus, UsageError } from "../exit.js";
 import type { CliContext } from "../context.js";
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -27,6 +27,19 @@ interface RunFlags {
   addHost: string[];
   shmSize?: string;
   userns?: string;
+  pid?: string;
+  ipc?: string;
+  stopSignal?: string;
+  stopTimeout?: string;
+  restart?: string;
+  init?: boolean;
+  memory?: string;
+  memorySwap?: string;
+  memoryReservation?: string;
+  cpus?: string;
+  cpuShares?: string;
+  cpusetCpus?: string;
+  pidsLimit?: string;
 }
 
 /** The flags of `run` and `create`. */
@@ -45,10 +58,31 @@ export function addContainerFlags(cmd: Command): Command {
     .option("-l, --label <list>", "Set meta data on a container", collect, [])
     .option("--add-host <list>", "Add a custom host-to-IP mapping (host:ip)", collect, [])
     .option("--shm-size <bytes>", "Size of /dev/shm")
-    .option("--userns <mode>", 'User namespace to use ("host" to disable)');
+    .option("--userns <mode>", 'User namespace to use ("host" to disable)')
+    .option("--pid <mode>", "PID namespace to use (host or container:<name|id>)")
+    .option("--ipc <mode>", "IPC mode to use (private, shareable, host, none or container:<name|id>)")
+    .option("--stop-signal <signal>", "Signal to stop the container")
+    .option("--stop-timeout <seconds>", "Timeout (in seconds) to stop a container")
+    .option("--restart <policy>", "Restart policy to apply when a container exits")
+    .option("--init", "Run an init inside the container that forwards signals and reaps processes")
+    .option("-m, --memory <bytes>", "Memory limit")
+    .option("--memory-swap <bytes>", "Swap limit equal to memory plus swap: '-1' to enable unlimited swap")
+    .option("--memory-reservation <bytes>", "Memory soft limit")
+    .option("--cpus <decimal>", "Number of CPUs")
+    .option("-c, --cpu-shares <int>", "CPU shares (relative weight)")
+    .option("--cpuset-cpus <string>", "CPUs in which to allow execution (0-3, 0,1)")
+    .option("--pids-limit <int>", "Tune container pids limit (set -1 for unlimited)");
 }
 
-export function toRunOptions(image: string, command: string[], f: RunFlags): RunOptions {
+/** An integer flag value, or Go's strconv error in Docker's usage-error form. */
+export function parseIntFlag(value: string, flag: string, command: string): number {
+  if (!/^[+-]?\d+$/.test(value.trim())) {
+    throw new UsageError(`invalid argument "${value}" for "${flag}" flag: strconv.ParseInt: parsing "${value}": invalid syntax`, command);
+  }
+  return Number(value);
+}
+
+export function toRunOptions(image: string, command: string[], f: RunFlags, commandName = "run"): RunOptions {
   const tty = !!f.tty;
   return {
     image,
@@ -68,7 +102,23 @@ export function toRunOptions(image: string, command: string[], f: RunFlags): Run
     addHosts: f.addHost,
     ...(f.shmSize !== undefined ? { shmSize: f.shmSize } : {}),
     ...(f.userns !== undefined ? { userns: f.userns } : {}),
+    ...(f.pid !== undefined ? { pid: f.pid } : {}),
+    ...(f.ipc !== undefined ? { ipc: f.ipc } : {}),
+    ...(f.stopSignal !== undefined ? { stopSignal: f.stopSignal } : {}),
+    ...(f.stopTimeout !== undefined ? { stopTimeout: parseIntFlag(f.stopTimeout, "--stop-timeout", commandName) } : {}),
+    ...(f.restart !== undefined ? { restart: f.restart } : {}),
+    ...(f.init ? { init: true } : {}),
     ...(tty && process.stdout.isTTY ? { consoleSize: { rows: process.stdout.rows, cols: process.stdout.columns } } : {}),
+    resources: {
+      memory: f.memory,
+      memorySwap: f.memorySwap,
+      memoryReservation: f.memoryReservation,
+      cpus: f.cpus,
+      cpuShares: f.cpuShares,
+      cpusetCpus: f.cpusetCpus,
+      pidsLimit: f.pidsLimit,
+    },
+    warn: (message) => process.stderr.write(`WARNING: ${message}\n`),
   };
 }
 
@@ -104,7 +154,12 @@ export function registerRun(program: Command, ctx: CliContext): void {
     }
     if (opts.detach) {
       early.release();
-      await engine.start(rec.Id);
+      try {
+        await engine.start(rec.Id);
+      } catch (e) {
+        if (opts.rm) await engine.remove(rec.Id, { force: true }).catch(() => undefined);
+        throw e;
+      }
       process.stdout.write(rec.Id + "\n");
       return;
     }
@@ -128,6 +183,22 @@ export function registerRun(program: Command, ctx: CliContext): void {
     await (opts.rm ? engine.remove(rec.Id, { force: true }) : engine.finish(rec.Id));
     conn.close();
     throw new ExitStatus(code);
+  });
+}
+
+export function registerCreate(program: Command, ctx: CliContext): void {
+  const create = program
+    .command("create")
+    .description("Create a new container")
+    .usage("[OPTIONS] IMAGE [COMMAND] [ARG...]")
+    .argument("<image>")
+    .argument("[command...]")
+    .passThroughOptions();
+  addContainerFlags(create).action(async (image: string, command: string[], flags: RunFlags) => {
+    ctx.kind = "run"; // Docker's create fails as run does: 125 for its own errors
+    const engine = await ctx.engine();
+    const rec = await engine.create(toRunOptions(image, command, flags, "create"));
+    process.stdout.write(rec.Id + "\n");
   });
 }
 
