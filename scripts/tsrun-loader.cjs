@@ -1,5 +1,5 @@
 #!/usr/bin/env -S node --
-// The `tsrun` command: runs dist/bin/tsrun-bundle.cjs (built by scripts/bundle.mjs) through V8's
+// The `tsrun` command: runs dist/bin/tsrun-bundle.<hash>.cjs (built by scripts/bundle.mjs) through V8's
 // code cache, one cache file per subcommand, so that `tsrun run` does not compile its code
 // again on every start. A cache V8 rejects (another Node version) or a missing one is
 // written anew when the process exits. The `--` in the hashbang keeps Node 20 from reading
@@ -10,9 +10,11 @@ const path = require("node:path");
 const vm = require("node:vm");
 const Module = require("node:module");
 
-const bundle = path.join(__dirname, "tsrun-bundle.cjs");
+// Replaced by scripts/bundle.mjs with the bundle's content hash.
+const hash = "@BUNDLE_HASH@";
+const bundle = path.join(__dirname, `tsrun-bundle.${hash}.cjs`);
 const command = process.argv.slice(2).find((a, i, all) => /^[a-z_][a-z0-9_-]*$/.test(a) && all[i - 1] !== "--root") ?? "none";
-const cacheFile = path.join(__dirname, `tsrun.${command.slice(0, 40)}.v8cache`);
+const cacheFile = path.join(__dirname, `tsrun.${command.slice(0, 40)}.${hash}.v8cache`);
 let cachedData;
 try {
   cachedData = fs.readFileSync(cacheFile);
