@@ -1,12 +1,16 @@
 #!/usr/bin/env node
 // Benchmark: `tsrun run --rm busybox true` side by side, in one run, with crun and runc on an
-// equivalent bundle, podman (crun, no network), `node -e 0` (the floor any Node CLI pays) and
-// `unshare … true` (the kernel's floor). Prints each median and the ratios.
+// equivalent bundle, podman (crun), `node -e 0` (the floor any Node CLI pays) and `unshare …
+// true` (the kernel's floor). Prints each median and the ratios. Two pairs are compared:
+// without a network (tsrun and podman with --network none) and on each one's default bridge
+// (issue 5: tsrun's default bridge against podman's netavark bridge).
 //
 //   npm run bench [-- --runs N]
 //
 // Needs root, and the Debian packages runc, crun, podman (installed when missing). Every
-// command runs against its own private state; everything is removed at the end.
+// command runs against its own private state; everything is removed at the end: tsrun's
+// bridge with its root, podman's bridge and firewall rules with the network namespace
+// podman runs in here (created for the benchmark, deleted after it).
 import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
@@ -56,15 +60,27 @@ try {
   const podman = ["--root", path.join(podmanRoot, "root"), "--runroot", path.join(podmanRoot, "run"), "--runtime", "crun", "--cgroup-manager", "cgroupfs", "--events-backend", "none"];
   execFileSync("podman", [...podman, "load", "-i", tar], { stdio: "ignore" });
   cleanups.unshift(() => spawnSync("podman", [...podman, "system", "reset", "-f"], { stdio: "ignore" }));
+  // podman's bridge (netavark: bridge, iptables rules, ip_forward) lives in a network namespace
+  // of its own, so nothing of it touches the host's; nsenter, not `ip netns exec`, which would
+  // remount /sys and hide the cgroup hierarchies.
+  const podmanNetns = `tsrun-bench-podman-${process.pid}`;
+  execFileSync("ip", ["netns", "add", podmanNetns]);
+  cleanups.unshift(() => spawnSync("ip", ["netns", "del", podmanNetns], { stdio: "ignore" }));
+  // tsrun's default bridge (and its nft table, leases) go with its root.
+  cleanups.unshift(() =>
+    spawnSync(process.execPath, ["--input-type=module", "-e", `import { Networks } from ${JSON.stringify(path.join(repo, "dist", "network", "index.js"))}; await new Networks(${JSON.stringify(tsrunRoot)}).destroyAll();`], { stdio: "ignore" }),
+  );
 
   // crun refuses this host's hybrid cgroup layout unless cgroup2 is out of its sight.
   const hideUnified = "umount /sys/fs/cgroup/unified 2>/dev/null;";
   let n = 0;
   const commands = {
-    "tsrun run --rm": [process.execPath, cli, "--root", tsrunRoot, "run", "--rm", "busybox", "true"],
+    "tsrun run --rm": [process.execPath, cli, "--root", tsrunRoot, "run", "--rm", "--network", "none", "busybox", "true"],
+    "tsrun run --rm (bridge)": [process.execPath, cli, "--root", tsrunRoot, "run", "--rm", "busybox", "true"],
     "crun run": ["unshare", "-m", "sh", "-c", `${hideUnified} exec crun --root ${work}/crun-state run -b ${bundle} bench-crun-$1`, "x"],
     "runc run": ["sh", "-c", `exec runc --root ${work}/runc-state run -b ${bundle} bench-runc-$1`, "x"],
     "podman run --rm": ["unshare", "-m", "sh", "-c", `${hideUnified} exec podman ${podman.join(" ")} run --rm --network none --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 busybox true`],
+    "podman run --rm (bridge)": ["nsenter", `--net=/run/netns/${podmanNetns}`, "unshare", "-m", "sh", "-c", `${hideUnified} exec podman ${podman.join(" ")} run --rm --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 busybox true`],
     "node -e 0": [process.execPath, "-e", "0"],
     "unshare (kernel floor)": ["unshare", "--fork", "--pid", "--mount", "--uts", "--ipc", "--net", "true"],
   };
@@ -87,10 +103,12 @@ try {
   const med = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]));
   console.log(`${runs} runs each, interleaved; medians in ms (min-max)`);
   for (const [k, v] of Object.entries(times)) {
-    console.log(`  ${k.padEnd(24)} ${med[k].toFixed(1).padStart(7)}   (${Math.min(...v).toFixed(1)}-${Math.max(...v).toFixed(1)})`);
+    console.log(`  ${k.padEnd(26)} ${med[k].toFixed(1).padStart(7)}   (${Math.min(...v).toFixed(1)}-${Math.max(...v).toFixed(1)})`);
   }
   const tsrun = med["tsrun run --rm"];
-  console.log(`tsrun / podman:                 ${(tsrun / med["podman run --rm"]).toFixed(2)}  (target <= 0.5)`);
+  console.log(`tsrun / podman, no network:     ${(tsrun / med["podman run --rm"]).toFixed(2)}  (target <= 0.5)`);
+  console.log(`tsrun / podman, default bridge: ${(med["tsrun run --rm (bridge)"] / med["podman run --rm (bridge)"]).toFixed(2)}  (target <= 0.5)`);
+  console.log(`the bridge costs tsrun ${(med["tsrun run --rm (bridge)"] - tsrun).toFixed(1)} ms, podman ${(med["podman run --rm (bridge)"] - med["podman run --rm"]).toFixed(1)} ms`);
   console.log(`tsrun - node -e 0:              ${(tsrun - med["node -e 0"]).toFixed(1)} ms; crun run: ${med["crun run"].toFixed(1)} ms (target: not above crun)`);
   console.log(`tsrun / crun: ${(tsrun / med["crun run"]).toFixed(2)}   tsrun / runc: ${(tsrun / med["runc run"]).toFixed(2)}`);
 } finally {

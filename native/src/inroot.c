@@ -39,7 +39,10 @@ void split_path(const char *path, char *parent, size_t parent_len, const char **
   if (base_out) *base_out = base;
 }
 
-int inroot_mkdir_p(const struct sys_ops *sys, int rootfd, const char *path) {
+/* Symlinks followed to create a dangling one's target, at most (the kernel's MAXSYMLINKS). */
+#define MAX_HOPS 40
+
+static int mkdir_p(const struct sys_ops *sys, int rootfd, const char *path, int hops) {
   int fd = inroot_open(sys, rootfd, path, O_PATH | O_DIRECTORY);
   if (fd >= 0 || errno != ENOENT) return fd;
   char parent[4096], base[256];
@@ -48,19 +51,49 @@ int inroot_mkdir_p(const struct sys_ops *sys, int rootfd, const char *path) {
     errno = ENOENT;
     return -1;
   }
-  int pfd = inroot_mkdir_p(sys, rootfd, parent);
+  int pfd = mkdir_p(sys, rootfd, parent, hops);
   if (pfd < 0) return -1;
   /* base is one plain name and mkdirat never follows it: a dangling symlink there gives
    * EEXIST, and the open below then resolves it inside the root (or fails). */
   int r = sys->mkdirat(pfd, base, 0755);
   int e = errno;
-  sys->close(pfd);
   if (r < 0 && e != EEXIST) {
+    sys->close(pfd);
     errno = e;
     return -1;
   }
-  return inroot_open(sys, rootfd, path, O_PATH | O_DIRECTORY);
+  fd = inroot_open(sys, rootfd, path, O_PATH | O_DIRECTORY);
+  if (fd >= 0 || errno != ENOENT || r == 0) {
+    e = errno;
+    sys->close(pfd);
+    errno = e;
+    return fd;
+  }
+  /* There, yet missing: a symlink to a missing path. Its target is created instead, as runc's
+   * MkdirAllInRoot does, resolved in the root like any path here (an absolute target or ".."
+   * never leaves it). */
+  char link[4096], next[4096];
+  ssize_t n = sys->readlinkat(pfd, base, link, sizeof link - 1);
+  sys->close(pfd);
+  if (n <= 0) {
+    errno = ENOENT;
+    return -1;
+  }
+  if (hops >= MAX_HOPS) {
+    errno = ELOOP;
+    return -1;
+  }
+  link[n] = '\0';
+  int len = link[0] == '/' ? snprintf(next, sizeof next, "%s", link)
+                           : snprintf(next, sizeof next, "%s/%s", strcmp(parent, "/") ? parent : "", link);
+  if (len < 0 || (size_t)len >= sizeof next) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  return mkdir_p(sys, rootfd, next, hops + 1);
 }
+
+int inroot_mkdir_p(const struct sys_ops *sys, int rootfd, const char *path) { return mkdir_p(sys, rootfd, path, 0); }
 
 int inroot_target(const struct sys_ops *sys, int rootfd, const char *path, bool dir) {
   if (dir) return inroot_mkdir_p(sys, rootfd, path);

@@ -17,7 +17,8 @@ int inroot_open(const struct sys_ops *sys, int rootfd, const char *path, int fla
  * when dir is false, an empty file. Plain -1/errno. */
 int inroot_target(const struct sys_ops *sys, int rootfd, const char *path, bool dir);
 
-/* mkdir -p inside the root; returns an O_PATH fd to the directory. Plain -1/errno. */
+/* mkdir -p inside the root (a dangling symlink on the way: its target, inside the root, is
+ * created); returns an O_PATH fd to the directory. Plain -1/errno. */
 int inroot_mkdir_p(const struct sys_ops *sys, int rootfd, const char *path);
 
 /* "/proc/self/fd/N", the path by which mount(2) reaches what fd refers to. */

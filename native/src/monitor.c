@@ -512,9 +512,19 @@ static bool output_pending(struct mon *m) {
 
 /* ---- the loop ------------------------------------------------------------------------- */
 
+/* Output the monitor is not reading because a client has no room for more. */
+static bool output_held_back(struct mon *m) {
+  int out = m->s->pty >= 0 ? m->s->pty : m->s->out;
+  return (out >= 0 && !output_room(m, TS_HELLO_WANT_STDOUT)) || (m->s->err >= 0 && !output_room(m, TS_HELLO_WANT_STDERR));
+}
+
 static void refresh(struct mon *m) {
   bool room_out = output_room(m, TS_HELLO_WANT_STDOUT), room_err = output_room(m, TS_HELLO_WANT_STDERR);
   int out = m->s->pty >= 0 ? m->s->pty : m->s->out;
+  /* The drain deadline is for pipes held open from outside the PID namespace. While a slow
+   * client holds the output back, the output is not over, it waits for the client: the
+   * deadline stays ahead, or the rest of the output would be cut off. */
+  if (m->exited && !m->finalized && output_held_back(m)) m->drain_deadline = now_ms() + DRAIN_MS;
   interest(m, out, T_OUT, room_out ? EPOLLIN : 0, &m->ev_out);
   interest(m, m->s->err, T_ERR, room_err ? EPOLLIN : 0, &m->ev_err);
   interest(m, m->s->in, T_IN, m->stdin_buf.len ? EPOLLOUT : 0, &m->ev_in);
@@ -597,7 +607,8 @@ int monitor_run(const struct plan *p, struct spawned *s, int listen_fd, struct j
   reap(&m); /* a SIGCHLD may have come before the signalfd existed */
   for (;;) {
     int out = s->pty >= 0 ? s->pty : s->out;
-    if (m.exited && !m.finalized && ((out < 0 && s->err < 0) || now_ms() >= m.drain_deadline)) finalize(&m);
+    if (m.exited && !m.finalized && ((out < 0 && s->err < 0) || (now_ms() >= m.drain_deadline && !output_held_back(&m))))
+      finalize(&m);
     if (done(&m)) break;
     refresh(&m);
     int timeout = -1;

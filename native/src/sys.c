@@ -31,6 +31,7 @@ const struct sys_ops sys_real = {
     .openat2 = real_openat2,
     .mkdirat = mkdirat,
     .symlinkat = symlinkat,
+    .readlinkat = readlinkat,
     .fstat = real_fstat,
     .fsopen = fsopen,
     .fsconfig = real_fsconfig,

@@ -18,6 +18,7 @@ struct sys_ops {
   int (*openat2)(int dirfd, const char *path, int flags, mode_t mode, uint64_t resolve);
   int (*mkdirat)(int dirfd, const char *name, mode_t mode);
   int (*symlinkat)(const char *target, int dirfd, const char *name);
+  ssize_t (*readlinkat)(int dirfd, const char *name, char *buf, size_t size);
   int (*fstat)(int fd, struct stat *st);
   int (*fsopen)(const char *fstype, unsigned flags);
   int (*fsconfig)(int fd, unsigned cmd, const char *key, const void *value, int aux);

@@ -98,6 +98,12 @@ static int f_symlinkat(const char *t, int dirfd, const char *name) {
   rec("symlinkat(%s, %s, %s)", t, nm(dirfd), name);
   return 0;
 }
+static ssize_t f_readlinkat(int dirfd, const char *name, char *buf, size_t size) {
+  (void)buf, (void)size;
+  rec("readlinkat(%s, %s) = EINVAL", nm(dirfd), name);
+  errno = EINVAL;
+  return -1;
+}
 static int f_fstat(int fd, struct stat *st) {
   memset(st, 0, sizeof *st);
   st->st_mode = S_IFDIR | 0755;
@@ -161,7 +167,7 @@ static int f_sethostname(const char *n, size_t l) {
 
 static const struct sys_ops fake = {
     .mount = f_mount,          .umount2 = f_umount2,       .openat2 = f_openat2,   .mkdirat = f_mkdirat,
-    .symlinkat = f_symlinkat,  .fstat = f_fstat,           .fsopen = f_fsopen,     .fsconfig = f_fsconfig,
+    .symlinkat = f_symlinkat,  .readlinkat = f_readlinkat, .fstat = f_fstat,           .fsopen = f_fsopen,     .fsconfig = f_fsconfig,
     .fsmount = f_fsmount,      .move_mount = f_move_mount, .mount_setattr = f_mount_setattr,
     .pivot_root = f_pivot_root, .fchdir = f_fchdir,        .chdir = f_chdir,       .close = f_close,
     .write = f_write,          .sethostname = f_sethostname, .setdomainname = f_sethostname,

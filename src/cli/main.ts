@@ -18,7 +18,10 @@ import { registerInspect } from "./commands/inspect.js";
 import { registerTop } from "./commands/top.js";
 import { registerSystem } from "./commands/system.js";
 import { registerVolumeCommands } from "./commands/volumes.js";
+import { registerDiskUsage } from "./commands/df.js";
 import { registerNetworkCommands } from "./commands/network.js";
+import { registerPort } from "./commands/port.js";
+import { registerCp } from "./commands/cp.js";
 import { VERSION } from "./version.js";
 
 function buildProgram(ctx: CliContext, rootFlag: { value?: string }): Command {
@@ -48,7 +51,10 @@ function buildProgram(ctx: CliContext, rootFlag: { value?: string }): Command {
   registerTop(program, ctx);
   registerSystem(program, ctx);
   registerVolumeCommands(program, ctx);
+  registerDiskUsage(program, ctx);
   registerNetworkCommands(program, ctx);
+  registerPort(program, ctx);
+  registerCp(program, ctx);
   for (const cmd of program.commands) {
     cmd.helpOption("--help", "Print usage").exitOverride().configureOutput({ outputError: () => {} });
   }

@@ -6,9 +6,12 @@
 import fs from "node:fs";
 import path from "node:path";
 import { TsrunError, invalidArgument, logger, newId, writeJsonAtomic } from "../common/index.js";
+import { crashPoint } from "../common/crash-points.js";
 import type { Image } from "../image/index.js";
 import { parseSignal } from "../runtime/signals.js";
-import { containerResolvConf, createWritableLayer, writeEtcFiles } from "./container-fs.js";
+import { createWritableLayer, writeEtcFiles } from "./container-fs.js";
+import { ContainerMounts } from "./container-mounts.js";
+import { createLockedContainerDir } from "./container-lock.js";
 import { DEFAULT_PATH, DEFAULT_SHM_SIZE } from "./defaults.js";
 import type { Engine } from "./engine.js";
 import type { IdRange } from "./idpool.js";
@@ -16,6 +19,8 @@ import { applyInit, initBinary } from "./init-process.js";
 import { LayeredFiles } from "./layered-files.js";
 import { resolveLimits } from "./limits.js";
 import { applyHostModes, donorRange, parseIpcMode, parsePidMode, usernsFor } from "./namespace-modes.js";
+import { NetworkConfig } from "./network-config.js";
+import { networksOf } from "./network-wiring.js";
 import { randomName, validateName } from "./names.js";
 import { ContainerFiles, emptyState, writeRecord, type ContainerRecord } from "./record.js";
 import { removeTree } from "./remove-tree.js";
@@ -53,7 +58,8 @@ export async function createContainer(engine: Engine, opts: RunOptions): Promise
   }
   const pidMode = parsePidMode(opts.pid);
   const ipcMode = parseIpcMode(opts.ipc);
-  const userns = usernsFor(pidMode, ipcMode, (ref) => engine.resolve(ref));
+  const network = await NetworkConfig.parse(opts, () => networksOf(engine), (ref) => engine.resolve(ref));
+  const userns = usernsFor(pidMode, ipcMode, (ref) => engine.resolve(ref), network.mode);
   const hostInit = opts.init ? initBinary() : undefined;
   const userEnv = [...opts.envFiles.flatMap((f) => parseEnvFile(f)), ...opts.env.flatMap((e) => expandEnvArg(e) ?? [])];
   const extraHosts = opts.addHosts.map(parseAddHost);
@@ -61,6 +67,7 @@ export async function createContainer(engine: Engine, opts: RunOptions): Promise
   const shmSize = opts.shmSize !== undefined ? parseSize(opts.shmSize, "--shm-size") : DEFAULT_SHM_SIZE;
   if (shmSize <= 0) throw invalidArgument(`invalid argument "${opts.shmSize}" for "--shm-size" flag: size must be greater than 0`);
   const limits = resolveLimits(opts.resources ?? {});
+  const mounts = await ContainerMounts.parse(opts);
 
   // 2. The image and what it implies.
   const store = await engine.images();
@@ -78,20 +85,27 @@ export async function createContainer(engine: Engine, opts: RunOptions): Promise
   const configEnv = mergeEnv(cfg.Env ?? [], userEnv);
   const workdir = opts.workdir ?? (cfg.WorkingDir || "/");
   const ownUserns = opts.userns !== "host" && !userns.host && !userns.joinOf;
+  await mounts.resolve(engine, Object.keys(cfg.Volumes ?? {}));
 
   // 3. The container exists from here on; undo everything if a later step fails.
   const id = newId();
-  const hostname = opts.hostname ?? id.slice(0, 12);
+  const hostname = network.hostname(id);
   const cf = new ContainerFiles(engine.root, id);
-  fs.mkdirSync(engine.root.containers, { recursive: true, mode: 0o700 });
-  fs.mkdirSync(cf.dir, { mode: 0o700 });
+  const lock = createLockedContainerDir(engine.root, id);
+  crashPoint("create:after-dir");
   let claimedName: string | undefined;
   let idRange: IdRange | undefined;
   try {
     claimedName = await claimName(engine, name, id);
+    crashPoint("create:after-name");
     if (ownUserns) idRange = await engine.pool.allocate({ root: engine.root.root, id });
+    crashPoint("create:after-idrange");
+    // Volumes are locked from here until the record naming them is written (volumes/prepare.ts).
+    await mounts.prepare(engine, layers);
     const upperParent = createWritableLayer(cf);
-    const etc = writeEtcFiles(cf, hostname, extraHosts, containerResolvConf(readIfExists("/etc/resolv.conf")));
+    const etc = writeEtcFiles(cf, hostname, extraHosts, network.resolvConf(engine.root.root));
+    network.writeHostsFile(etc.hosts, extraHosts);
+    crashPoint("create:after-files");
     const processEnv = mergeEnv([`PATH=${DEFAULT_PATH}`, `HOSTNAME=${hostname}`, ...(opts.tty ? ["TERM=xterm"] : [])], configEnv);
     if (envValue(processEnv, "HOME") === undefined) processEnv.push(`HOME=${user.home}`);
     // A joined user namespace maps ids as its owner's does: the files are idmapped with it.
@@ -110,13 +124,16 @@ export async function createContainer(engine: Engine, opts: RunOptions): Promise
       etcFiles: etc,
       ...(specRange ? { idRange: specRange } : {}),
       shmSize,
-      readonlyRootfs: false,
+      readonlyRootfs: !!opts.readOnly,
       resources: limits.resources,
     });
     applyHostModes(spec, pidMode, ipcMode);
+    network.applyTo(spec);
+    mounts.applyTo(spec, { userns: specRange !== undefined });
     if (hostInit) applyInit(spec, hostInit);
     fs.mkdirSync(path.join(cf.bundle, "rootfs"), { recursive: true, mode: 0o700 });
     writeJsonAtomic(path.join(cf.bundle, "config.json"), spec, 0o600);
+    crashPoint("create:after-bundle");
     const stopSignal = opts.stopSignal ?? cfg.StopSignal;
     const rec: ContainerRecord = {
       Id: id,
@@ -132,14 +149,14 @@ export async function createContainer(engine: Engine, opts: RunOptions): Promise
         AttachStdin: opts.interactive && !opts.detach,
         AttachStdout: !opts.detach,
         AttachStderr: !opts.detach,
-        ...(cfg.ExposedPorts ? { ExposedPorts: cfg.ExposedPorts } : {}),
+        ...(network.exposedPorts(cfg.ExposedPorts) ? { ExposedPorts: network.exposedPorts(cfg.ExposedPorts) } : {}),
         Tty: opts.tty,
         OpenStdin: opts.interactive,
         StdinOnce: opts.interactive && !opts.detach,
         Env: configEnv,
         Cmd: cmd.length > 0 ? cmd : null,
         Image: opts.image,
-        Volumes: cfg.Volumes ?? null,
+        Volumes: mounts.configVolumes(cfg.Volumes),
         WorkingDir: opts.workdir ?? cfg.WorkingDir ?? "",
         Entrypoint: entrypoint.length > 0 ? entrypoint : null,
         Labels: { ...(cfg.Labels ?? {}), ...labels },
@@ -148,7 +165,7 @@ export async function createContainer(engine: Engine, opts: RunOptions): Promise
       },
       HostConfig: {
         AutoRemove: opts.rm,
-        NetworkMode: "none",
+        ...network.hostConfig(),
         RestartPolicy: restartPolicy,
         PidMode: pidMode,
         IpcMode: ipcMode,
@@ -157,21 +174,28 @@ export async function createContainer(engine: Engine, opts: RunOptions): Promise
         ExtraHosts: opts.addHosts.length > 0 ? opts.addHosts : null,
         UsernsMode: opts.userns ?? "",
         LogConfig: { Type: "json-file", Config: {} },
+        ...mounts.hostConfig(),
         ...limits.hostConfig,
       },
       State: emptyState(),
       RestartCount: 0,
-      Tsrun: { ...(idRange ? { idRange } : {}), layers, restartDelayMs: FIRST_DELAY_MS },
+      Mounts: mounts.mountPoints(),
+      Tsrun: { ...(idRange ? { idRange } : {}), layers, restartDelayMs: FIRST_DELAY_MS, net: network.record() },
     };
     writeRecord(engine.root, rec);
+    mounts.release();
+    crashPoint("create:after-record");
     log.withId(id)(`created from ${image.id} as ${claimedName}`);
-    for (const w of limits.warnings) opts.warn?.(w);
+    for (const w of [...limits.warnings, ...network.warnings]) opts.warn?.(w);
     return rec;
   } catch (e) {
+    mounts.abort();
     if (idRange) engine.pool.release(idRange, { root: engine.root.root, id });
     if (claimedName) engine.names.release(claimedName, id);
     removeTree(engine.root, cf.dir);
     throw e;
+  } finally {
+    lock.release();
   }
 }
 
@@ -197,13 +221,5 @@ async function claimName(engine: Engine, name: string | undefined, id: string): 
     } catch (e) {
       if (!(e instanceof TsrunError && e.kind === "conflict") || i > 50) throw e;
     }
-  }
-}
-
-function readIfExists(file: string): string | undefined {
-  try {
-    return fs.readFileSync(file, "utf8");
-  } catch {
-    return undefined;
   }
 }

@@ -10,6 +10,7 @@
  * deciding with the state machine of transitions.ts.
  */
 import fs from "node:fs";
+import { crashPoint } from "../common/crash-points.js";
 import {
   StateRoot,
   invalidArgument,
@@ -25,11 +26,15 @@ import type { ImageStore } from "../image/index.js";
 import type { AttachOptions, MonitorConnection, Runtime, RuntimeState } from "../runtime/index.js";
 import { readRestartAt } from "../runtime/monitor-client.js";
 import { tryWithContainerLock, withContainerLock } from "./container-lock.js";
+import { removeAnonymousVolumesOf } from "./container-mounts.js";
 import { createContainer } from "./create.js";
 import { IdPool } from "./idpool.js";
 import { NameRegistry } from "./names.js";
+import { releaseNetworks } from "./network-wiring.js";
 import { ContainerFiles, listIds, readRecord, writeRecord, type ContainerRecord } from "./record.js";
 import { removeTree } from "./remove-tree.js";
+import { finishInterrupted, recordedName } from "./repair.js";
+import { sweepScratchDirs } from "./scratch-dirs.js";
 import type { RunOptions } from "./run-options.js";
 import { settle, type SettleOptions } from "./settle.js";
 import { liveStatus, type ContainerStatus } from "./status.js";
@@ -61,6 +66,23 @@ export interface Observed {
   status: ContainerStatus;
 }
 
+export interface RemoveOptions {
+  /** Kill a running container first. */
+  force?: boolean;
+  /** Also remove its anonymous volumes (rm -v; --rm). */
+  volumes?: boolean;
+}
+
+export interface DestroyOptions {
+  /** Also remove the container's anonymous volumes (rm -v, --rm). */
+  volumes?: boolean;
+  /**
+   * Told a failure to remove those volumes instead of throwing it (the container itself is
+   * gone by then): for removals nobody waits on, such as an exited --rm container's.
+   */
+  onVolumeError?: (e: Error) => void;
+}
+
 export interface StopOptions {
   /** Seconds before SIGKILL; negative: wait forever. Default: --stop-timeout, else 10. */
   timeout?: number;
@@ -79,7 +101,7 @@ export class Engine {
 
   constructor(private readonly opts: EngineOptions = {}) {
     this.root = new StateRoot(resolveRoot(opts.root));
-    this.names = new NameRegistry(this.root.root, (id) => readRecord(this.root, id)?.Name.replace(/^\//, ""));
+    this.names = new NameRegistry(this.root.root, (id) => recordedName(this.root, id));
   }
 
   async images(): Promise<ImageStore> {
@@ -159,14 +181,21 @@ export class Engine {
 
   /**
    * Every container, newest first. Containers whose runtime part is over are settled on
-   * the way (exit recorded, runtime state freed, --rm ones removed), unless another command
-   * holds them: listing never waits.
+   * the way (exit recorded, runtime state freed, --rm ones removed), and creates and
+   * removals that a killed tsrun left midway are finished (repair.ts), unless another
+   * command holds them: listing never waits.
    */
   async list(): Promise<ContainerView[]> {
+    await sweepScratchDirs(this.root);
     const out: ContainerView[] = [];
     for (const id of listIds(this.root)) {
       let record = readRecord(this.root, id);
-      if (!record) continue;
+      // A create or removal that died midway is finished here; one in progress is left alone.
+      if (!record || record.State.Status === "removing") {
+        if (await finishInterrupted(this, id)) continue;
+        record = readRecord(this.root, id);
+        if (!record) continue;
+      }
       let o = await this.observe(record);
       if (o.rt?.status === "stopped" && !o.rt.monitorAlive) {
         const settled = await tryWithContainerLock(this.root, id, async () => {
@@ -252,13 +281,16 @@ export class Engine {
   }
 
   /** Docker's rm. Returns the container's id. */
-  async remove(ref: string, opts: { force?: boolean } = {}): Promise<string> {
+  async remove(ref: string, opts: RemoveOptions = {}): Promise<string> {
     const id = this.resolve(ref).Id;
     await withContainerLock(this.root, id, ref, async () => {
+      crashPoint("rm:locked");
       const rec = await settle(this, this.reread(id, ref));
       if (!rec) return; // it was an exited --rm container: already gone
       const o = await this.observe(rec);
-      if (decide("remove", o.status.Status, { id, ref, force: !!opts.force }) === "proceed") await this.destroy(rec);
+      if (decide("remove", o.status.Status, { id, ref, force: !!opts.force }) === "proceed") {
+        await this.destroy(rec, { volumes: !!opts.volumes });
+      }
     });
     return id;
   }
@@ -299,17 +331,32 @@ export class Engine {
   }
 
   /** Removes everything of a container, in an order a crash at any point can resume. Under its lock. */
-  async destroy(rec: ContainerRecord): Promise<void> {
+  async destroy(rec: ContainerRecord, opts: DestroyOptions = {}): Promise<void> {
     const id = rec.Id;
     rec.State.Status = "removing";
     writeRecord(this.root, rec);
+    crashPoint("rm:after-mark");
     if (fs.existsSync(this.root.runtimeState(id))) await (await this.runtime()).delete(id, { force: true });
+    crashPoint("rm:after-runtime-delete");
+    await releaseNetworks(this, rec);
     // Leases and the name go before the directory: a lease or name whose directory is
     // missing is then known to be a leftover, which is what makes reclaiming them safe.
     if (rec.Tsrun.idRange) this.pool.release(rec.Tsrun.idRange, { root: this.root.root, id });
+    crashPoint("rm:after-lease");
     this.names.release(rec.Name.replace(/^\//, ""), id);
+    crashPoint("rm:after-name");
     removeTree(this.root, new ContainerFiles(this.root, id).dir);
     log.withId(id)("removed");
+    // After the record is gone: a volume is "in use" as long as a record names it.
+    if (opts.volumes && rec.Mounts) {
+      try {
+        const removed = await removeAnonymousVolumesOf(this, rec.Mounts);
+        if (removed.length > 0) log.withId(id)(`removed volumes ${removed.join(", ")}`);
+      } catch (e) {
+        if (!opts.onVolumeError) throw e;
+        opts.onVolumeError(e as Error);
+      }
+    }
   }
 }
 

@@ -3,19 +3,24 @@
  * /etc/subuid and /etc/subgid for the user `tsrun`; each container gets its own
  * ID_RANGE_SIZE slice (root inside = the slice's first id outside).
  *
- * Claims are lease files in MACHINE_DIR/idpool/, created with O_EXCL, so two tsrun
- * processes (of any state root) can never take the same slice, with no lock on the hot
- * path. A lease names its owner (state root + container id). The owner releases its lease
- * before its container directory goes away, so a lease whose container directory is missing
- * can only be left over by damage from outside; such leases are collected, under a lock so
- * that two collectors never race, only when no slice is free.
+ * Claims are lease files in MACHINE_DIR/idpool/, link(2)ed from a written temp file (atomic
+ * like O_EXCL), so two tsrun processes (of any state root) can never take the same slice,
+ * with no lock on the hot path. A lease names its owner (state root + container id). The
+ * owner releases its lease before its container directory goes away, so a lease whose
+ * container directory is missing can only be left over by damage from outside; such leases
+ * are collected, under a lock so that two collectors never race, only when no slice is
+ * free. The lease of a create killed before its record was written is released by the
+ * engine's repair (repair.ts), which finds it by its owner (releaseAllOf).
  */
 import fs from "node:fs";
 import path from "node:path";
-import { MACHINE_DIR, TsrunError, errnoCode, logger } from "../common/index.js";
+import { MACHINE_DIR, TsrunError, errnoCode, logger, randomHex } from "../common/index.js";
 import { ID_RANGE_SIZE } from "./defaults.js";
 
 const log = logger("idpool");
+/** Temp files of allocators: `.lease-<pid>-<rand>.tmp`. */
+const TEMP_PREFIX = ".lease-";
+const TEMP_FILE = /^\.lease-(\d+)-[0-9a-f]+\.tmp$/;
 export const POOL_USER = "tsrun";
 
 export interface IdRange {
@@ -134,26 +139,36 @@ export class IdPool {
     return path.join(this.dir, `${r.uid}-${r.gid}.lease`);
   }
 
-  /** Claims a free slice for `owner`. The owner's container directory must already exist. */
+  /**
+   * Claims a free slice for `owner`. The owner's container directory must already exist.
+   * A lease is link(2)ed from a fully written temp file: atomic like O_EXCL, and never seen
+   * empty (an O_EXCL create killed before its write would leave a lease nobody can read).
+   */
   async allocate(owner: LeaseOwner): Promise<IdRange> {
     fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const slices = this.slices();
     const n = Math.min(slices.uids.length, slices.gids.length);
-    for (let attempt = 0; attempt < 2; attempt++) {
-      // Start at a random slice so concurrent allocators rarely contend for the same file.
-      const offset = Math.floor(Math.random() * n);
-      for (let i = 0; i < n; i++) {
-        const r = sliceAt(slices, (offset + i) % n);
-        if (!r) continue;
-        try {
-          fs.writeFileSync(this.leaseFile(r), JSON.stringify(owner), { flag: "wx", mode: 0o600 });
-          log(`leased ${r.uid}/${r.gid} to ${owner.id.slice(0, 12)}`);
-          return r;
-        } catch (e) {
-          if (errnoCode(e) !== "EEXIST") throw e;
+    const tmp = path.join(this.dir, `${TEMP_PREFIX}${process.pid}-${randomHex(4)}.tmp`);
+    fs.writeFileSync(tmp, JSON.stringify(owner), { mode: 0o600 });
+    try {
+      for (let attempt = 0; attempt < 2; attempt++) {
+        // Start at a random slice so concurrent allocators rarely contend for the same file.
+        const offset = Math.floor(Math.random() * n);
+        for (let i = 0; i < n; i++) {
+          const r = sliceAt(slices, (offset + i) % n);
+          if (!r) continue;
+          try {
+            fs.linkSync(tmp, this.leaseFile(r));
+            log(`leased ${r.uid}/${r.gid} to ${owner.id.slice(0, 12)}`);
+            return r;
+          } catch (e) {
+            if (errnoCode(e) !== "EEXIST") throw e;
+          }
         }
+        if (attempt === 0 && (await this.collect()) === 0) break;
       }
-      if (attempt === 0 && (await this.collect()) === 0) break;
+    } finally {
+      fs.rmSync(tmp, { force: true });
     }
     throw new TsrunError("system", `No free user-namespace id range left in the pool of user "${POOL_USER}"`);
   }
@@ -165,16 +180,54 @@ export class IdPool {
     try {
       holder = JSON.parse(fs.readFileSync(file, "utf8")) as LeaseOwner;
     } catch (e) {
-      if (errnoCode(e) === "ENOENT") return;
+      // Gone, or not a lease we wrote (unreadable): not the owner's to remove.
+      if (errnoCode(e) === "ENOENT" || e instanceof SyntaxError) return;
       throw e;
     }
     if (holder.root === owner.root && holder.id === owner.id) fs.rmSync(file, { force: true });
   }
 
-  /** Removes leases whose container no longer exists; returns how many. */
+  /** Every lease `owner` holds (one, unless a crash interrupted its release), given back. */
+  releaseAllOf(owner: LeaseOwner): void {
+    this.sweepTemps();
+    for (const name of this.leaseNames()) {
+      const [uid, gid] = name.replace(/\.lease$/, "").split("-").map(Number);
+      if (Number.isSafeInteger(uid) && Number.isSafeInteger(gid)) this.release({ uid: uid!, gid: gid!, size: ID_RANGE_SIZE }, owner);
+    }
+  }
+
+  /**
+   * Temp files of allocators that died before removing theirs. A pid alone may have been
+   * reused, which only delays the sweep; a live allocator's file is never taken.
+   */
+  private sweepTemps(): void {
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.dir);
+    } catch (e) {
+      if (errnoCode(e) === "ENOENT") return;
+      throw e;
+    }
+    for (const name of names) {
+      const m = TEMP_FILE.exec(name);
+      if (m && !fs.existsSync(`/proc/${m[1]}`)) fs.rmSync(path.join(this.dir, name), { force: true });
+    }
+  }
+
+  private leaseNames(): string[] {
+    try {
+      return fs.readdirSync(this.dir).filter((n) => /^\d+-\d+\.lease$/.test(n));
+    } catch (e) {
+      if (errnoCode(e) === "ENOENT") return [];
+      throw e;
+    }
+  }
+
+  /** Removes leases whose container no longer exists, and dead allocators' temp files; returns how many leases. */
   async collect(): Promise<number> {
     // koffi (for flock) is loaded only on this slow path, never on run's usual one.
     const { withLock } = await import("../linux/index.js");
+    this.sweepTemps();
     return withLock(path.join(this.machineDir, "idpool.lock"), () => {
       let removed = 0;
       for (const name of fs.readdirSync(this.dir)) {

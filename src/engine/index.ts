@@ -1,4 +1,4 @@
-export { Engine, type EngineOptions, type ContainerView, type Observed, type StopOptions } from "./engine.js";
+export { Engine, type EngineOptions, type ContainerView, type Observed, type StopOptions, type RemoveOptions } from "./engine.js";
 export type { RestartPolicy } from "./restart-policy.js";
 export type { PruneReport, Pruner } from "./prune.js";
 export type { RunOptions } from "./run-options.js";

@@ -11,8 +11,10 @@ import type { Image } from "../image/index.js";
 import type { Spec } from "../runtime/spec.js";
 import type { Engine } from "./engine.js";
 import { NO_LIMITS } from "./limits.js";
+import { networkSettings } from "./network-settings.js";
 import { ContainerFiles, ZERO_TIME, type ContainerRecord } from "./record.js";
 import type { ContainerStatus } from "./status.js";
+import { inspectMounts } from "./volumes/index.js";
 
 export type InspectDocument = Record<string, unknown>;
 
@@ -23,7 +25,7 @@ export type InspectType = "container" | "image";
 export async function inspectContainer(engine: Engine, ref: string): Promise<InspectDocument> {
   const rec = engine.resolve(ref);
   const st = await engine.status(rec);
-  return containerDocument(engine, rec, st);
+  return containerDocument(engine, rec, st, await networkSettings(engine, rec, st));
 }
 
 /** An image's inspect document ("No such image: X" when there is none). */
@@ -56,11 +58,12 @@ export async function inspectAny(engine: Engine, ref: string, type?: InspectType
   throw notFound(`No such object: ${ref}`);
 }
 
-export function containerDocument(engine: Engine, rec: ContainerRecord, st: ContainerStatus): InspectDocument {
+/** `network`: the container's NetworkSettings (network-settings.ts). */
+export function containerDocument(engine: Engine, rec: ContainerRecord, st: ContainerStatus, network: InspectDocument): InspectDocument {
   const cf = new ContainerFiles(engine.root, rec.Id);
   const spec = readJsonIfExists<Spec>(path.join(cf.bundle, "config.json"));
   const running = st.Running && st.Pid > 0;
-  const recorded = rec as unknown as { NetworkSettings?: Record<string, unknown>; Mounts?: unknown[]; ExecIDs?: string[] | null };
+  const recorded = rec as unknown as { ExecIDs?: string[] | null };
   return {
     Id: rec.Id,
     Created: rec.Created,
@@ -104,9 +107,9 @@ export function containerDocument(engine: Engine, rec: ContainerRecord, st: Cont
       }),
       Name: "overlay2",
     },
-    Mounts: recorded.Mounts ?? [],
+    Mounts: inspectMounts(rec.Mounts ?? []),
     Config: containerConfig(rec),
-    NetworkSettings: { ...networkSettings(rec, running ? st.Pid : 0), ...recorded.NetworkSettings },
+    NetworkSettings: network,
   };
 }
 
@@ -185,6 +188,8 @@ function hostConfig(rec: ContainerRecord, spec: Spec | undefined): InspectDocume
     PublishAllPorts: false,
     ReadonlyRootfs: spec?.root?.readonly ?? false,
     SecurityOpt: null,
+    // Placeholders keep Go's field order; left out (omitempty) unless the record sets them.
+    Tmpfs: undefined,
     UTSMode: "",
     UsernsMode: "",
     ShmSize: 67108864,
@@ -219,6 +224,7 @@ function hostConfig(rec: ContainerRecord, spec: Spec | undefined): InspectDocume
     CpuPercent: 0,
     IOMaximumIOps: 0,
     IOMaximumBandwidth: 0,
+    Mounts: undefined,
     MaskedPaths: spec?.linux?.maskedPaths ?? [],
     ReadonlyPaths: spec?.linux?.readonlyPaths ?? [],
   };
@@ -228,50 +234,9 @@ function hostConfig(rec: ContainerRecord, spec: Spec | undefined): InspectDocume
     if (k === "Init" && (v === null || v === undefined)) continue;
     if (v !== undefined) out[k] = HOST_CONFIG_MAPS.has(k) && isPlainMap(v) ? sortKeys(v) : v;
   }
+  for (const k of Object.keys(out)) if (out[k] === undefined) delete out[k];
   if (isPlainMap(out.LogConfig)) out.LogConfig = { ...out.LogConfig, Config: sortKeys((out.LogConfig.Config as InspectDocument) ?? {}) };
   return out;
-}
-
-/** The skeleton of Docker's NetworkSettings for a container on the "none" network. */
-function networkSettings(rec: ContainerRecord, pid: number): InspectDocument {
-  const mode = rec.HostConfig.NetworkMode || "none";
-  return {
-    Bridge: "",
-    SandboxID: "",
-    SandboxKey: pid > 0 ? `/proc/${pid}/ns/net` : "",
-    Ports: {},
-    HairpinMode: false,
-    LinkLocalIPv6Address: "",
-    LinkLocalIPv6PrefixLen: 0,
-    SecondaryIPAddresses: null,
-    SecondaryIPv6Addresses: null,
-    EndpointID: "",
-    Gateway: "",
-    GlobalIPv6Address: "",
-    GlobalIPv6PrefixLen: 0,
-    IPAddress: "",
-    IPPrefixLen: 0,
-    IPv6Gateway: "",
-    MacAddress: "",
-    Networks: {
-      [mode]: {
-        IPAMConfig: null,
-        Links: null,
-        Aliases: null,
-        MacAddress: "",
-        DriverOpts: null,
-        NetworkID: "",
-        EndpointID: "",
-        Gateway: "",
-        IPAddress: "",
-        IPPrefixLen: 0,
-        IPv6Gateway: "",
-        GlobalIPv6Address: "",
-        GlobalIPv6PrefixLen: 0,
-        DNSNames: null,
-      },
-    },
-  };
 }
 
 export function imageDocument(engine: Engine, image: Image): InspectDocument {

@@ -3,7 +3,8 @@
  * `<root>/names/<name>` (O_EXCL) holding the container id. A container's directory exists
  * before its name is claimed and loses its name before the directory goes, so a name
  * whose container directory is missing is a leftover of a crash and may be reclaimed; so is
- * a name whose container's record carries another name (a rename that crashed half-way).
+ * a name whose container's record carries another name (a rename that crashed half-way), or
+ * whose container is a create that died before writing its record.
  * Renames and reclaims hold `locks/names.lock`, so a reclaimer never sees a rename midway.
  */
 import fs from "node:fs";
@@ -30,7 +31,8 @@ export class NameRegistry {
 
   /**
    * `currentName(id)`: the name in the container's record, or undefined while it has no
-   * record yet (being created, which claims the name first).
+   * record yet (being created, which claims the name first), or "" when it never will (a
+   * create that died: its name is a leftover).
    */
   constructor(
     private readonly root: string,

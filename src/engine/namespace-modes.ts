@@ -48,12 +48,15 @@ export interface UsernsChoice {
 }
 
 /**
- * The user namespace the modes imply. `lookup` finds a container (throws "No such
- * container"). Two joined containers must share one user namespace.
+ * The user namespace the modes imply (`--network host` and `container:X` included). `lookup`
+ * finds a container (throws "No such container"). Two joined containers must share one user
+ * namespace.
  */
-export function usernsFor(pidMode: string, ipcMode: string, lookup: (ref: string) => ContainerRecord): UsernsChoice {
-  if (pidMode === "host" || ipcMode === "host") return { host: true };
-  const donors = [joinedContainer(pidMode), joinedContainer(ipcMode)].filter((r): r is string => r !== undefined).map(lookup);
+export function usernsFor(pidMode: string, ipcMode: string, lookup: (ref: string) => ContainerRecord, netMode = ""): UsernsChoice {
+  if (pidMode === "host" || ipcMode === "host" || netMode === "host") return { host: true };
+  const donors = [joinedContainer(pidMode), joinedContainer(ipcMode), joinedContainer(netMode)]
+    .filter((r): r is string => r !== undefined)
+    .map(lookup);
   if (donors.length === 0) return { host: false };
   const [first, second] = donors;
   const rangeKey = (r: ContainerRecord) => (r.Tsrun.idRange ? `${r.Tsrun.idRange.uid}` : "host");
@@ -93,10 +96,10 @@ export interface Donor {
 
 /**
  * Writes the joined namespaces' paths into the spec, at start: `/proc/<donor pid>/ns/…` for
- * the PID and IPC namespaces and, when the donor has one, its user namespace (whose id
+ * the PID, IPC and network namespaces and, when the donor has one, its user namespace (whose id
  * maps then come with it).
  */
-export function applyJoins(spec: Spec, joins: { pid?: Donor; ipc?: Donor }): void {
+export function applyJoins(spec: Spec, joins: { pid?: Donor; ipc?: Donor; net?: Donor }): void {
   const linux = (spec.linux ??= {});
   const namespaces = (linux.namespaces ??= []);
   const set = (type: NamespaceType, path: string) => {
@@ -104,9 +107,10 @@ export function applyJoins(spec: Spec, joins: { pid?: Donor; ipc?: Donor }): voi
     if (at >= 0) namespaces[at] = { type, path };
     else namespaces.push({ type, path });
   };
-  const donors = [joins.pid, joins.ipc].filter((d): d is Donor => d !== undefined);
+  const donors = [joins.pid, joins.ipc, joins.net].filter((d): d is Donor => d !== undefined);
   if (joins.pid) set("pid", `/proc/${joins.pid.pid}/ns/pid`);
   if (joins.ipc) set("ipc", `/proc/${joins.ipc.pid}/ns/ipc`);
+  if (joins.net) set("network", `/proc/${joins.net.pid}/ns/net`);
   const userDonor = donors.find((d) => d.rec.Tsrun.idRange);
   if (userDonor && namespaces.some((n) => n.type === "user")) {
     set("user", `/proc/${userDonor.pid}/ns/user`);

@@ -7,6 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { isTsrunError, logger } from "../common/index.js";
 import type { Engine } from "./engine.js";
+import { networksOf } from "./network-wiring.js";
 import { ContainerFiles } from "./record.js";
 
 const log = logger("engine");
@@ -22,6 +23,8 @@ export interface PruneReport {
 export interface Pruner {
   /** The line in system prune's warning ("all stopped containers"). */
   warning: string;
+  /** The `system prune` flag without which this pruner does not run (`--volumes`). */
+  flag?: "volumes";
   prune(engine: Engine): Promise<PruneReport>;
 }
 
@@ -68,8 +71,28 @@ export async function pruneDanglingImages(engine: Engine): Promise<PruneReport> 
   return report;
 }
 
+/** Anonymous volumes no container uses (`system prune --volumes`: Docker keeps named ones). */
+export async function pruneUnusedVolumes(engine: Engine): Promise<PruneReport> {
+  const lib = await import("./volumes/index.js");
+  const r = await lib.pruneVolumes(new lib.VolumeStore(engine.root), lib.recordVolumeRefs(engine.root));
+  return { title: "Deleted Volumes:", lines: r.deleted, reclaimed: r.reclaimed };
+}
+
+/**
+ * User networks no running container uses (Docker's network prune), after repairing what
+ * crashes left behind (endpoints, leases, bridges, rules of dead containers, any root).
+ */
+export async function pruneNetworks(engine: Engine): Promise<PruneReport> {
+  const nets = await networksOf(engine);
+  await nets.repair();
+  const removed = await nets.prune();
+  return { title: "Deleted Networks:", lines: removed.map((n) => n.Name), reclaimed: 0 };
+}
+
 export const SYSTEM_PRUNERS: Pruner[] = [
   { warning: "all stopped containers", prune: pruneContainers },
+  { warning: "all networks not used by at least one container", prune: pruneNetworks },
+  { warning: "all anonymous volumes not used by at least one container", flag: "volumes", prune: pruneUnusedVolumes },
   { warning: "all dangling images", prune: pruneDanglingImages },
 ];
 

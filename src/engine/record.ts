@@ -10,6 +10,9 @@ import { StateRoot, errnoCode, readJsonIfExists, writeJsonAtomic } from "../comm
 import type { IdRange } from "./idpool.js";
 import type { ResourceHostConfig } from "./limits.js";
 import type { RestartPolicy } from "./restart-policy.js";
+import type { MountPoint, MountSpec } from "./volumes/index.js";
+import type { PortMap } from "../network/index.js";
+import type { ContainerNetConfig } from "./network-config.js";
 
 export interface ContainerConfig {
   Hostname: string;
@@ -47,6 +50,22 @@ export interface HostConfig extends Partial<ResourceHostConfig> {
   ExtraHosts: string[] | null;
   UsernsMode: string;
   LogConfig: { Type: string; Config: Record<string, string> };
+  /** `-v` values that name a source (Docker's Binds); null when none. */
+  Binds?: string[] | null;
+  /** `--volumes-from` values as given; null when none. */
+  VolumesFrom?: string[] | null;
+  /** `--tmpfs`: destination → options. */
+  Tmpfs?: Record<string, string>;
+  /** `--mount` values as Docker's API mount objects. */
+  Mounts?: MountSpec[];
+  /** `-p` as Docker's PortMap ("80/tcp" → [{HostIp, HostPort}]); {} when none. */
+  PortBindings?: PortMap;
+  /** `-P`: every exposed port gets a free host port. */
+  PublishAllPorts?: boolean;
+  /** --dns, --dns-option, --dns-search as given. */
+  Dns?: string[];
+  DnsOptions?: string[];
+  DnsSearch?: string[];
 }
 
 export type PersistedStatus = "created" | "exited" | "dead" | "removing";
@@ -71,6 +90,12 @@ export interface ContainerRecord {
   HostConfig: HostConfig;
   State: PersistedState;
   RestartCount: number;
+  /**
+   * Docker's mount points (volumes, binds, tmpfs): what inspect shows, what makes a volume
+   * in use (src/engine/volumes/refs.ts), what `--volumes-from` copies and `rm -v` removes.
+   * Absent in records written before volumes existed.
+   */
+  Mounts?: MountPoint[];
   /** tsrun's own bookkeeping, not part of Docker's inspect output. */
   Tsrun: {
     /** The user-namespace range (also in bundle/config.json); absent with --userns=host. */
@@ -91,6 +116,8 @@ export interface ContainerRecord {
     restartCancelled?: boolean;
     /** The restart back-off planned for the next exit (ms); see restart-policy.ts. */
     restartDelayMs?: number;
+    /** The networks to attach at each start (network-config.ts); absent in records older than networking. */
+    net?: ContainerNetConfig;
   };
 }
 

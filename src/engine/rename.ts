@@ -3,6 +3,7 @@ import { TsrunError } from "../common/index.js";
 import { withContainerLock } from "./container-lock.js";
 import type { Engine } from "./engine.js";
 import { validateName } from "./names.js";
+import { renameEndpoints } from "./network-wiring.js";
 import { writeRecord } from "./record.js";
 import { checkRename } from "./transitions.js";
 
@@ -19,6 +20,7 @@ export async function renameContainer(engine: Engine, ref: string, newName: stri
         rec.Name = "/" + name;
         writeRecord(engine.root, rec);
       });
+      await renameEndpoints(engine, id, name);
     } catch (e) {
       if (e instanceof TsrunError && e.kind === "conflict") {
         throw new TsrunError("conflict", `Error when allocating new name: ${e.message}`, { cause: e });

@@ -43,6 +43,30 @@ export interface RunOptions {
   init?: boolean;
   /** --memory, --cpus, --pids-limit… as given (see limits.ts). */
   resources?: ResourceFlags;
+  /** `--mount` values (volumes/mount-flag.ts). */
+  mounts?: string[];
+  /** `-v/--volume` values. */
+  volumes?: string[];
+  /** `--tmpfs` values. */
+  tmpfs?: string[];
+  /** `--volumes-from` values. */
+  volumesFrom?: string[];
+  /** --read-only: the rootfs is mounted read-only (volumes, binds and tmpfs stay writable). */
+  readOnly?: boolean;
+  /** `--network` values (NAME, bridge, host, none, container:X); none: the default bridge (network-config.ts). */
+  networks?: string[];
+  /** --ip, --mac-address, --network-alias: for the first network. */
+  ip?: string;
+  macAddress?: string;
+  networkAliases?: string[];
+  /** --dns, --dns-search, --dns-option. */
+  dns?: string[];
+  dnsSearch?: string[];
+  dnsOptions?: string[];
+  /** -p/--publish values, -P/--publish-all, --expose values. */
+  publish?: string[];
+  publishAll?: boolean;
+  expose?: string[];
   /** Told Docker's warnings about limits the host cannot enforce. */
   warn?: (message: string) => void;
 }

@@ -6,9 +6,11 @@
  * always under the container's lock, so it happens once. Idempotent.
  */
 import { logger } from "../common/index.js";
+import { crashPoint } from "../common/crash-points.js";
 import type { ExitStatus } from "../runtime/index.js";
 import type { Engine } from "./engine.js";
 import { launch } from "./launch.js";
+import { releaseNetworks } from "./network-wiring.js";
 import { ZERO_TIME, writeRecord, type ContainerRecord } from "./record.js";
 import { FIRST_DELAY_MS, nextDelay, shouldRestart, waitedDelay } from "./restart-policy.js";
 import { MONITOR_DIED, monitorDied } from "./status.js";
@@ -29,6 +31,8 @@ export interface SettleOptions {
 export async function settle(engine: Engine, rec: ContainerRecord, opts: SettleOptions = {}): Promise<ContainerRecord | undefined> {
   const { rt } = await engine.observe(rec);
   if (!rt || rt.status !== "stopped") return rec;
+  // PID 1 is gone: its addresses and host ports are free now, even while the monitor lingers.
+  await releaseNetworks(engine, rec);
   const restartDue =
     rt.exit !== undefined &&
     shouldRestart(rec.HostConfig.RestartPolicy, {
@@ -58,12 +62,15 @@ export async function settle(engine: Engine, rec: ContainerRecord, opts: SettleO
   }
   const ran = died || rt.exit !== undefined || rt.startedAt !== undefined;
   writeRecord(engine.root, rec);
+  crashPoint("settle:after-record");
   if (rec.HostConfig.AutoRemove && ran) {
-    await engine.destroy(rec);
+    // --rm takes the anonymous volumes along (Docker's autoremove), never named ones.
+    await engine.destroy(rec, { volumes: true, onVolumeError: (e) => log.withId(rec.Id)(`removing volumes: ${e.message}`) });
     return undefined;
   }
   // Kills whatever is left in the container's cgroup (a monitor that died left it unsupervised).
   await (await engine.runtime()).delete(rec.Id, { force: true });
+  crashPoint("settle:after-delete");
   if (restartDue && !died) await restartByPolicy(engine, rec, rt.exit!);
   return rec;
 }

@@ -9,6 +9,7 @@ interface InitFailureLike {
   step: string;
   errno: number;
   path?: string;
+  detail?: string;
   message: string;
 }
 
@@ -16,7 +17,7 @@ function isInitFailure(e: unknown): e is InitFailureLike {
   return typeof e === "object" && e !== null && "step" in e && "errno" in e && typeof (e as InitFailureLike).errno === "number";
 }
 
-const { ENOENT, EACCES, EISDIR, ENOEXEC, EPERM, ENOTDIR } = os.constants.errno;
+const { ENOENT, EACCES, EISDIR, ENOEXEC, EPERM, ENOTDIR, EINVAL } = os.constants.errno;
 
 export function initErrorToTsrun(e: unknown, command: string): unknown {
   if (!isInitFailure(e)) return e;
@@ -33,6 +34,11 @@ export function initErrorToTsrun(e: unknown, command: string): unknown {
       const why = e.errno === ENOEXEC ? "exec format error" : "permission denied";
       return new TsrunError("exec-permission", `${prefix}: exec: ${quoted}: ${why}`, { cause: e });
     }
+  }
+  if (e.step === "mount_setattr" && e.errno === EINVAL && e.detail === "MOUNT_ATTR_IDMAP") {
+    // Filesystems known not to idmap are bound unmapped (runtime/idmap-binds.ts): this is another one.
+    const hint = "its filesystem does not support idmapped mounts; bind another path, or run with --userns=host";
+    return new TsrunError("system", `${prefix}: ${e.message}: ${hint}`, { cause: e });
   }
   return new TsrunError("system", `${prefix}: ${e.message}`, { cause: e });
 }

@@ -12,6 +12,7 @@
  */
 import os from "node:os";
 import { TsrunError, conflict, invalidArgument, logger, systemError } from "../common/index.js";
+import { crashPoint } from "../common/crash-points.js";
 import { parseSignal } from "../runtime/signals.js";
 import { withContainerLock } from "./container-lock.js";
 import { parseStopSignal } from "./create.js";
@@ -43,6 +44,7 @@ export async function stopContainer(engine: Engine, ref: string, opts: StopOptio
     rec.Tsrun.manuallyStopped = true;
     rec.Tsrun.restartCancelled = true;
     writeRecord(engine.root, rec);
+    crashPoint("stop:after-mark");
     if (d === "cancel-restart") {
       await cancelRestart(engine, id);
       return undefined;
@@ -50,15 +52,17 @@ export async function stopContainer(engine: Engine, ref: string, opts: StopOptio
     const signo = explicit ?? stopSignalOf(rec);
     log.withId(id)(`stop: signal ${signo}`);
     await signalOnPurpose(engine, id, signo, status.Paused);
+    crashPoint("stop:after-signal");
     return { pid: status.Pid, timeoutS: opts.timeout ?? rec.Config.StopTimeout ?? DEFAULT_STOP_TIMEOUT_S };
   });
   if (!sent) return;
-  if (await waitForExit(engine, id, sent.timeoutS < 0 ? Infinity : sent.timeoutS * 1000)) return;
+  if (await waitForExit(engine, id, sent.timeoutS < 0 ? Infinity : sent.timeoutS * 1000)) return settleExit(engine, id);
   log.withId(id)(`stop: still running after ${sent.timeoutS} s, SIGKILL`);
   await withContainerLock(engine.root, id, ref, async () => {
     const rec = readRecord(engine.root, id);
     if (!rec) return;
     const { status } = await engine.observe(rec);
+    crashPoint("stop:before-kill");
     // Only the process we asked to stop: a start since then is not ours to kill.
     if ((status.Status === "running" || status.Status === "paused") && status.Pid === sent.pid) {
       await signalOnPurpose(engine, id, SIGKILL, status.Paused);
@@ -67,6 +71,7 @@ export async function stopContainer(engine: Engine, ref: string, opts: StopOptio
   if (!(await waitForExit(engine, id, KILL_WAIT_MS))) {
     throw systemError(`cannot stop container: ${ref}: tried to kill container, but did not receive an exit event`);
   }
+  await settleExit(engine, id);
 }
 
 export async function killContainer(engine: Engine, ref: string, signal: string | undefined): Promise<void> {
@@ -98,12 +103,22 @@ export async function killContainer(engine: Engine, ref: string, signal: string 
     return signo === SIGKILL;
   });
   // Docker's kill with SIGKILL returns once the container is down.
-  if (waitGone) await waitForExit(engine, id, KILL_WAIT_MS);
+  if (waitGone && (await waitForExit(engine, id, KILL_WAIT_MS))) await settleExit(engine, id);
+}
+
+/**
+ * Settles a container that has just exited (its network and host ports released) before
+ * stop or kill returns, as Docker's do, rather than when the monitor's exit command gets to it.
+ */
+async function settleExit(engine: Engine, id: string): Promise<void> {
+  const rec = readRecord(engine.root, id);
+  if (rec) await engine.reconcile(rec);
 }
 
 export async function restartContainer(engine: Engine, ref: string, opts: StopOptions): Promise<void> {
   try {
     await stopContainer(engine, ref, opts);
+    crashPoint("restart:after-stop");
     await engine.start(ref);
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);

@@ -18,6 +18,8 @@ export {
   type Reference,
 } from "./reference.js";
 export { unpackLayerTar, OPAQUE_XATTR, type UnpackResult } from "./unpack.js";
+export { readTar, type TarEntry } from "./tar.js";
+export { detectCompression, type Compression } from "./compression.js";
 export { hostPlatform } from "./platform.js";
 export { ANNOTATION, MEDIA_TYPE } from "./oci-types.js";
 export type { ContainerConfigFields, Descriptor, HealthConfig, HistoryEntry, ImageConfig, OciIndex, OciManifest, Platform } from "./oci-types.js";

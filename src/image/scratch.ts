@@ -3,11 +3,14 @@
  * being unpacked (`layer-*`) or deleted (`layer-gc-*`). Each is flocked by the process that
  * works in it, for as long as it does, so a sweeper can tell the leftovers of a process that
  * died (kill -9, power loss) from work in progress: unlocked and not brand new means dead.
+ * The name also carries the owner's pid and start time (`layer-<tag><pid>-<start>-XXXXXX`):
+ * one whose owner is provably dead is swept at once, however new.
  */
 import fs from "node:fs";
 import path from "node:path";
 import { errnoCode, logger, type StateRoot } from "../common/index.js";
 import { DirLock } from "../linux/index.js";
+import { isAlive, processStartTime } from "../linux/process-identity.js";
 
 const log = logger("image");
 
@@ -26,7 +29,8 @@ export interface Scratch {
 export function makeScratch(root: StateRoot, prefix: "load" | "layer", tag = ""): Scratch {
   fs.mkdirSync(root.tmp, { recursive: true, mode: 0o700 });
   // mkdtemp makes the dir 0700: private to its owner (the unpacker relies on it, see in-root.ts).
-  const dir = fs.mkdtempSync(path.join(root.tmp, `${prefix}-${tag}`));
+  const owner = `${process.pid}-${processStartTime(process.pid) ?? 0}-`;
+  const dir = fs.mkdtempSync(path.join(root.tmp, `${prefix}-${tag}${owner}`));
   const lock = DirLock.acquireNew(dir);
   return {
     dir,
@@ -81,11 +85,17 @@ export function sweepScratch(root: StateRoot, now = Date.now()): string[] {
     } catch {
       continue;
     }
-    if (!st.isDirectory() || now - st.mtimeMs < MIN_AGE_MS) continue;
+    if (!st.isDirectory() || (now - st.mtimeMs < MIN_AGE_MS && !ownerIsDead(name))) continue;
     if (withDirLock(dir, () => fs.rmSync(dir, { recursive: true, force: true }))) {
       swept.push(name);
       log(`removed stale scratch dir ${dir}`);
     }
   }
   return swept;
+}
+
+/** True when the name carries an owner (pid and start time) that is no longer alive. */
+function ownerIsDead(name: string): boolean {
+  const m = /-(\d+)-(\d+)-[A-Za-z0-9]{6}$/.exec(name);
+  return m !== null && !isAlive({ pid: Number(m[1]), startTime: Number(m[2]) });
 }

@@ -87,6 +87,26 @@ export class OwnerLock {
     }
   }
 
+  /**
+   * Takes the lock in a directory only this process can see yet (a scratch dir it just
+   * made): a plain O_EXCL write, no temp file and link, since nobody can contend. Killed
+   * midway it leaves an unreadable file, which counts as stale.
+   */
+  static acquireUnseen(file: string): OwnerLock {
+    const me = self();
+    fs.writeFileSync(file, JSON.stringify(me), { flag: "wx", mode: 0o600 });
+    return new OwnerLock(file, me);
+  }
+
+  /**
+   * The same lock after the directory holding its file was renamed (a directory built in a
+   * scratch place and moved into sight already locked); this object is then spent.
+   */
+  movedTo(file: string): OwnerLock {
+    this.held = false;
+    return new OwnerLock(file, this.owner);
+  }
+
   release(): void {
     if (!this.held) return;
     this.held = false;

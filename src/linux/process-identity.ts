@@ -56,3 +56,23 @@ export function signalProcess(p: ProcessIdentity, signal: number | NodeJS.Signal
     throw e;
   }
 }
+
+/** The parent pid of `pid` (field 4 of /proc/PID/stat), or undefined when it is gone. */
+export function parentPid(pid: number): number | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return undefined;
+  }
+  const ppid = Number(text.slice(text.lastIndexOf(")") + 2).split(" ")[1]);
+  return Number.isInteger(ppid) ? ppid : undefined;
+}
+
+/** True when `pid` is `ancestor` or one of its descendants. */
+export function isSelfOrDescendant(pid: number, ancestor: number): boolean {
+  for (let p: number | undefined = pid, hops = 0; p !== undefined && p > 1 && hops < 64; p = parentPid(p), hops++) {
+    if (p === ancestor) return true;
+  }
+  return false;
+}

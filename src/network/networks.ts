@@ -44,9 +44,13 @@ import {
   parseMac,
 } from "./ipv4.js";
 import { IprouteKernel, type NetKernel } from "./kernel.js";
-import { bridgeName, isVethName, tagOfKernelName, vethName } from "./kernel-names.js";
+import { bridgeName, containerOfPortTable, isVethName, tagOfKernelName, vethName } from "./kernel-names.js";
 import type { AttachRequest, Endpoint, EndpointRecord, NetworkRecord } from "./model.js";
 import { OPT_ICC, OPT_MASQUERADE } from "./nftables.js";
+import { deletePortTableScript } from "./port-rules.js";
+import type { PortMap } from "./port-spec.js";
+import { PortTable } from "./port-table.js";
+import { PortPublisher, type PublishRequest } from "./ports.js";
 import { NetworkStore, networkNotFound, newNetworkRecord } from "./store.js";
 import { SubnetTable, chooseSubnet, hostRoutes, type SubnetLease } from "./subnet-pool.js";
 
@@ -79,6 +83,8 @@ export interface RepairReport {
   interfaces: string[];
   /** nft tables no lease accounts for. */
   tables: string[];
+  /** Host ports whose lease named a dead container (any root), as "proto-address-port". */
+  ports: string[];
 }
 
 /** Docker's options of its default bridge, with tsrun's bridge name. */
@@ -104,6 +110,7 @@ export class Networks {
   private readonly addresses: AddressTable;
   private readonly kernel: NetKernel;
   private readonly bridges: Bridges;
+  private readonly ports: PortPublisher;
 
   constructor(root: StateRoot | string, opts: NetworksOptions = {}) {
     this.root = typeof root === "string" ? new StateRoot(root) : root;
@@ -114,6 +121,7 @@ export class Networks {
     this.addresses = new AddressTable(netDir);
     this.kernel = opts.kernel ?? new IprouteKernel();
     this.bridges = new Bridges(this.kernel, this.root.locks);
+    this.ports = new PortPublisher(this.root.root, new PortTable(netDir), this.kernel);
   }
 
   // -------------------------------------------------------------------------------------
@@ -244,6 +252,18 @@ export class Networks {
   // Attachments
 
   /**
+   * Says an attach is coming (the container is being created): the processes it will run
+   * start now, so their start overlaps the container's. `coolDown` ends any left unused.
+   */
+  warmUp(): void {
+    this.kernel.warm?.();
+  }
+
+  coolDown(): void {
+    this.kernel.cool?.();
+  }
+
+  /**
    * Checks what a container asks of a network (--ip, --network-alias, --mac-address) with
    * Docker's rules, before anything is created. `attach` checks again.
    */
@@ -370,14 +390,23 @@ export class Networks {
     try {
       // The container end is created directly in the container's namespace (IFLA_NET_NS_PID):
       // it never appears on the host under its container-side name.
-      await this.kernel.ip([
+      const pair = this.kernel.ip([
         `link add ${rec.HostIfName}${m} master ${bridgeName(net.Tsrun.tag!)} up type veth peer name ${rec.IfName} address ${rec.MacAddress}${m} netns ${pid}`,
       ]);
-      await this.kernel.ipIn(pid, [
-        `addr add ${rec.IPAddress}/${rec.IPPrefixLen} brd + dev ${rec.IfName}`,
-        `link set ${rec.IfName} up`,
-        ...(rec.DefaultRoute ? [`route add default via ${rec.Gateway} dev ${rec.IfName}`] : []),
-      ]);
+      // The process inside starts now and gets its lines once the pair exists: its start
+      // (nsenter, ip) overlaps the host's command instead of following it.
+      const inside = this.kernel.ipIn(
+        pid,
+        pair.then(() => [
+          `addr add ${rec.IPAddress}/${rec.IPPrefixLen} brd + dev ${rec.IfName}`,
+          `link set ${rec.IfName} up`,
+          ...(rec.DefaultRoute ? [`route add default via ${rec.Gateway} dev ${rec.IfName}`] : []),
+        ]),
+      );
+      // Both settle before anything is undone: the pair must not appear after its teardown.
+      const [made, configured] = await Promise.allSettled([pair, inside]);
+      if (made.status === "rejected") throw made.reason;
+      if (configured.status === "rejected") throw configured.reason;
     } catch (e) {
       throw systemError(
         `Cannot connect container ${shortId(rec.ContainerID)} to network "${net.Name}" (${rec.HostIfName} → ${rec.IfName}): ${(e as Error).message}`,
@@ -467,16 +496,35 @@ export class Networks {
   }
 
   // -------------------------------------------------------------------------------------
+  // Published ports
+
+  /**
+   * Publishes a running container's ports (call after its attach, before START): host ports
+   * leased, the port proxy holding them, DNAT to the endpoint. Returns the bindings for
+   * NetworkSettings.Ports. Undoes itself if it fails (Docker's messages: "port is already
+   * allocated" for another container's port, "address already in use" for another process's).
+   */
+  publish(req: PublishRequest): Promise<PortMap> {
+    return this.ports.publish(req);
+  }
+
+  /** Gives a container's published ports back (stopped, removed, or before a new start). Idempotent. */
+  unpublish(containerId: string, proxyPidFile: string): Promise<void> {
+    return this.ports.unpublish(containerId, proxyPidFile);
+  }
+
+  // -------------------------------------------------------------------------------------
   // Repair
 
   /**
    * Removes what a kill -9 (of tsrun, of a container, of a whole state root) left behind:
    * this root's endpoint records of dead containers (and their peers' hosts lines), any
-   * root's address leases of dead containers, subnet leases of networks that are gone with
-   * their bridges and nft tables, and bridges, veths and tables no lease accounts for.
+   * root's address and host-port leases of dead containers, subnet leases of networks that
+   * are gone with their bridges and nft tables, and bridges, veths and tables (network and
+   * port tables) no lease accounts for. Port proxies of dead containers exit by themselves.
    */
   async repair(): Promise<RepairReport> {
-    const report: RepairReport = { endpoints: [], addresses: [], subnets: [], interfaces: [], tables: [] };
+    const report: RepairReport = { endpoints: [], addresses: [], subnets: [], interfaces: [], tables: [], ports: [] };
     for (const rec of this.endpoints.all()) {
       if (endpointIsLive(rec)) continue;
       await this.teardown(rec, false);
@@ -495,8 +543,23 @@ export class Networks {
         report.tables.push(table);
       }
     });
+    for (const lease of await this.ports.table.collect()) report.ports.push(`${lease.proto}-${lease.hostIp}-${lease.hostPort}`);
+    // A port table lives as long as its container holds a port (its proxy exits by itself).
+    // Tables first, leases second: a container claims its ports before it makes its table,
+    // so a table seen here has its leases in the read that follows.
+    const tables = await this.kernel.inetTables();
+    const publishing = this.ports.table.all().map((l) => l.containerId);
+    for (const table of tables) {
+      const prefix = containerOfPortTable(table);
+      if (!prefix || publishing.some((id) => id.startsWith(prefix))) continue;
+      await this.kernel.nft(deletePortTableScript(prefix));
+      report.tables.push(table);
+    }
+    // Links first, leases second: an attach leases its address (naming the veth) before it
+    // makes the veth, so a veth seen here has its lease in the read that follows.
+    const links = this.kernel.links();
     const veths = new Set(this.addresses.all().map((l) => l.hostIfName));
-    for (const link of this.kernel.links()) {
+    for (const link of links) {
       if (!isVethName(link) || veths.has(link)) continue;
       await this.kernel.ip([`link del ${link}`]).catch(() => {});
       report.interfaces.push(link);
@@ -509,6 +572,10 @@ export class Networks {
    * every endpoint: for a state root that is being deleted (tests, `system reset`).
    */
   async destroyAll(): Promise<void> {
+    for (const lease of this.ports.table.all().filter((l) => l.root === this.root.root)) {
+      await this.kernel.nft(deletePortTableScript(lease.containerId));
+      await this.ports.table.release(lease.root, lease.containerId);
+    }
     for (const rec of this.endpoints.all()) await this.teardown(rec, true);
     for (const net of this.list()) {
       if (!net.Tsrun.tag) continue;

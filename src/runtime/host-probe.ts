@@ -8,10 +8,22 @@ export interface HostProbe {
   exists(path: string): boolean;
   /** Type ("c"/"b") and major:minor of a device node, or undefined when the path is not one. */
   device(path: string): { type: "c" | "b"; major: number; minor: number } | undefined;
+  /** The host's mountinfo text (idmap-binds.ts); without it, binds are planned as asked. */
+  mountinfo?(): string;
+  /** A path with its symlinks resolved, or undefined when it does not resolve. */
+  realpath?(path: string): string | undefined;
 }
 
 export const realHostProbe: HostProbe = {
   exists: (p) => fs.existsSync(p),
+  mountinfo: () => fs.readFileSync("/proc/self/mountinfo", "utf8"),
+  realpath(p) {
+    try {
+      return fs.realpathSync(p);
+    } catch {
+      return undefined;
+    }
+  },
   device(p) {
     let st: fs.Stats;
     try {

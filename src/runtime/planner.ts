@@ -5,6 +5,7 @@ import { logger } from "../common/log.js";
 import { capabilityMask } from "./capabilities.js";
 import { expandCgroupMount } from "./cgroup-mount.js";
 import { realHostProbe, type HostProbe } from "./host-probe.js";
+import { adaptIdmappedBinds } from "./idmap-binds.js";
 import { MS, PROPAGATION_OPTIONS, parseMountOptions } from "./mount-options.js";
 import { planNamespaces } from "./namespaces.js";
 import type { MountPlan, NamespaceKind, Plan, ProcessPlan, RestartPlan, RootfsPlan } from "./plan.js";
@@ -58,7 +59,14 @@ export function planFromSpec(spec: Spec, ctx: PlanContext): Plan {
     throw invalidArgument("Cannot set the hostname or domainname without a new UTS namespace");
   }
 
-  const mounts = (spec.mounts ?? []).flatMap((m) => planMount(m, ctx, { userns, cgroupns: ns.newNamespaces.includes("cgroup") }));
+  const planned = (spec.mounts ?? []).flatMap((m) => planMount(m, ctx, { userns, cgroupns: ns.newNamespaces.includes("cgroup") }));
+  // Binds of filesystems the kernel cannot idmap (proc, sysfs, NFS…) go unmapped, split per
+  // mount when under a recursive bind. The container's own files (beside its bundle) need no look.
+  const ownDir = path.dirname(ctx.bundle) + "/";
+  const mounts =
+    host.mountinfo && host.realpath
+      ? adaptIdmappedBinds(planned, { mountinfo: () => host.mountinfo!(), realpath: (p) => host.realpath!(p) }, (m) => m.source.startsWith(ownDir))
+      : planned;
   const devTmpfs = (spec.mounts ?? []).some((m) => clean(m.destination) === "/dev" && m.type === "tmpfs");
   const devBound = mounts.some((m) => m.target === "/dev" && m.kind === "bind");
 

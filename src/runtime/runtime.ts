@@ -4,12 +4,13 @@ import type { Cgroup } from "../cgroups/cgroup.js";
 import { openCgroupDriver, type CgroupDriver } from "../cgroups/driver.js";
 import { monitorCgroupPath, resolveCgroupPath } from "../cgroups/cgroup-path.js";
 import { badState, conflict, errnoCode, invalidArgument, isTsrunError, notFound } from "../common/errors.js";
+import { crashPoint } from "../common/crash-points.js";
 import { removeTreeSync } from "../common/fsutil.js";
 import { logger } from "../common/log.js";
 import { OwnerLock } from "../linux/owner-lock.js";
 import { launchMonitor, MonitorConnection, readExitRecord, readStartedAt, type AttachOptions } from "./monitor-client.js";
 import { planFromSpec } from "./planner.js";
-import { isAlive, processStartTime, signalProcess, type ProcessIdentity } from "../linux/process-identity.js";
+import { isAlive, isSelfOrDescendant, processStartTime, signalProcess, type ProcessIdentity } from "../linux/process-identity.js";
 import { parseSignal } from "./signals.js";
 import type { RestartPlan } from "./plan.js";
 import type { Spec } from "./spec.js";
@@ -84,6 +85,7 @@ export class Runtime {
       if (errnoCode(e) === "EEXIST") throw conflict(`container with id exists: ${id}`);
       throw e;
     }
+    crashPoint("runtime:create:after-mkdir");
     const record: StateRecord = {
       ociVersion: spec.ociVersion,
       id,
@@ -99,13 +101,16 @@ export class Runtime {
     const made: Teardown = {};
     try {
       writeStateRecord(stateDir, record);
+      crashPoint("runtime:create:after-state");
       const driver = this.cgroups();
       driver.sweepMonitorCgroups(path.posix.dirname(cgroupPath));
       made.container = driver.create(cgroupPath);
       // The last monitor's restart command (this process, then) is still in the last monitor
       // cgroup, which it could not remove: the new monitor takes it over.
       const lastMonitor = driver.open(monitorCgroupPath(cgroupPath));
-      const inherited = lastMonitor.exists() && lastMonitor.pids().every((p) => p === process.pid);
+      // A restart command runs in the previous monitor's cgroup, and so do the processes it
+      // started (e.g. for the network): that cgroup is ours to reuse.
+      const inherited = lastMonitor.exists() && lastMonitor.pids().every((p) => isSelfOrDescendant(p, process.pid));
       made.monitorCgroup = inherited ? lastMonitor : driver.create(monitorCgroupPath(cgroupPath));
       const plan = planFromSpec(spec, {
         id,
@@ -118,9 +123,11 @@ export class Runtime {
         ...(opts.restart ? { restart: opts.restart } : {}),
       });
       if (spec.linux?.resources) made.container.applyResources(spec.linux.resources);
+      crashPoint("runtime:create:after-cgroups");
       log.withId(id)("cgroups made, launching the monitor");
       const launched = await (this.opts.launch ?? launchMonitor)({ plan, ...(this.opts.monitorPath ? { monitorPath: this.opts.monitorPath } : {}) });
       made.monitor = { pid: launched.monitorPid, startTime: launched.monitorStartTime };
+      crashPoint("runtime:create:after-monitor");
       Object.assign(record, {
         phase: "created",
         init: { pid: launched.pid, startTime: launched.pidStartTime },
@@ -144,12 +151,14 @@ export class Runtime {
       const st = this.observe(id);
       if (st.status === "stopped") throw badState("cannot start a container that has stopped");
       if (st.status !== "created") throw badState(`container ${id} is not in created state`);
+      crashPoint("runtime:start:locked");
       const conn = await MonitorConnection.connect(this.stateDir(id), {});
       try {
         await conn.start();
       } finally {
         conn.close();
       }
+      crashPoint("runtime:start:after-start");
     });
   }
 
@@ -221,6 +230,7 @@ export class Runtime {
   async delete(id: string, opts: { force?: boolean } = {}): Promise<void> {
     log.withId(id)("delete");
     await this.withContainer(id, async (rec) => {
+      crashPoint("runtime:delete:locked");
       const st = this.observe(id);
       // A create in progress (its process alive) is not ours to take apart, force or not.
       if (st.status === "creating") throw conflict(`container ${id} is being created`);
@@ -306,7 +316,9 @@ export class Runtime {
 
   private async teardown(id: string, cgroupPath: string, t: Teardown): Promise<void> {
     if (t.container?.exists()) await t.container.remove();
+    crashPoint("runtime:delete:after-kill");
     if (t.monitor && signalProcess(t.monitor, "SIGKILL")) await waitGone(t.monitor);
+    crashPoint("runtime:delete:after-monitor");
     // The monitor's exit command may be the caller: it cannot remove the cgroup it is in,
     // which is then left for the next delete's sweep.
     if (t.monitorCgroup?.exists() && !t.monitorCgroup.pids().includes(process.pid)) await t.monitorCgroup.remove();
@@ -315,6 +327,7 @@ export class Runtime {
       driver.sweepMonitorCgroups(path.posix.dirname(cgroupPath));
       driver.removeEmptyAncestors(cgroupPath);
     }
+    crashPoint("runtime:delete:after-cgroups");
     removeTreeSync(this.stateDir(id));
   }
 }

@@ -25,6 +25,9 @@ export class TestRoot {
 
   constructor(prefix = "tsrun-test-") {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+    // The root's own resolver for its containers (Docker's daemon.json "dns"): nothing listens
+    // on a container's 127.0.0.1:53, so no test ever sends a name query off this machine.
+    fs.writeFileSync(path.join(this.dir, "daemon.json"), JSON.stringify({ dns: ["127.0.0.1"], "dns-opts": ["timeout:1", "attempts:1"] }) + "\n");
   }
 
   /** Runs `tsrun --root <dir> ...args` to completion. */
@@ -69,6 +72,10 @@ export class TestRoot {
     const ids = spawnSync(process.execPath, ["--", CLI, "--root", this.dir, "ps", "-aq", "--no-trunc"], { encoding: "utf8" });
     const list = ids.stdout.split("\n").filter(Boolean);
     if (list.length > 0) spawnSync(process.execPath, ["--", CLI, "--root", this.dir, "rm", "-f", ...list], { encoding: "utf8" });
+    // The root's networks: bridges, nft tables and machine-wide leases outlive its directory.
+    const lib = path.join(REPO, "dist", "network", "index.js");
+    const script = `import { Networks } from ${JSON.stringify(lib)}; await new Networks(${JSON.stringify(this.dir)}).destroyAll();`;
+    spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8" });
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -39,7 +39,7 @@ describe.skipIf(!isRoot)("tsrun inspect, top, info, version", () => {
     expect(doc.Image).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(doc.LogPath).toBe(`${root.dir}/containers/${id}/${id}-json.log`);
     expect(doc.HostConfig).toMatchObject({
-      NetworkMode: "none",
+      NetworkMode: "bridge",
       RestartPolicy: { Name: "no", MaximumRetryCount: 0 },
       AutoRemove: false,
       IpcMode: "private",
@@ -56,7 +56,9 @@ describe.skipIf(!isRoot)("tsrun inspect, top, info, version", () => {
     expect(doc.Config).toMatchObject({ Image: "busybox", Cmd: ["sh", "-c", "sleep 300 & sleep 301"], Labels: { app: "demo", tier: "front" }, OnBuild: null });
     expect(doc.GraphDriver.Name).toBe("overlay2");
     expect(doc.GraphDriver.Data.UpperDir).toBe(`${root.dir}/containers/${id}/fs/upper`);
-    expect(doc.NetworkSettings.Networks).toHaveProperty("none");
+    expect(Object.keys(doc.NetworkSettings.Networks)).toEqual(["bridge"]);
+    expect(doc.NetworkSettings.IPAddress).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    expect(doc.NetworkSettings.Networks.bridge.IPAddress).toBe(doc.NetworkSettings.IPAddress);
     // Go's encoder escapes & < > in strings.
     expect(r.stdout).toContain('"sleep 300 \\u0026 sleep 301"');
   });

@@ -284,7 +284,7 @@ describe.skipIf(!isRoot)("lifecycle commands", () => {
     const cancelled = await root.run(["system", "prune"], { input: "" });
     expect(cancelled.code).toBe(0);
     expect(cancelled.stdout).toBe(
-      "WARNING! This will remove:\n  - all stopped containers\n  - all dangling images\n\nAre you sure you want to continue? [y/N] ",
+      "WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n  - all dangling images\n\nAre you sure you want to continue? [y/N] ",
     );
     const r = await root.run(["system", "prune", "-f"]);
     expect(r.code).toBe(0);

@@ -40,8 +40,8 @@ describe.skipIf(!isRoot)("tsrun run", () => {
     expect(r.stdout).toMatch(/^d.* \/\n$/);
   });
 
-  it("has only lo, up, in its network namespace", async () => {
-    const r = await sh("ls /sys/class/net; ip -o link show lo; ping -c 1 -W 2 127.0.0.1 >/dev/null && echo ping-ok");
+  it("has only lo, up, in its network namespace with --network none", async () => {
+    const r = await sh("ls /sys/class/net; ip -o link show lo; ping -c 1 -W 2 127.0.0.1 >/dev/null && echo ping-ok", ["--network", "none"]);
     const [ifaces, link, ping] = r.stdout.trim().split("\n");
     expect(ifaces).toBe("lo");
     expect(link).toMatch(/<LOOPBACK,UP,LOWER_UP>/);

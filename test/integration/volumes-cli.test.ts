@@ -1,7 +1,7 @@
 /**
  * `tsrun volume …` end to end through the built CLI on a private root: Docker's output,
- * messages and exit statuses; "in use" from a container record's Mounts (a fake record,
- * until run/create write real ones).
+ * messages and exit statuses; "in use" from a container record's Mounts (a fake record
+ * here, which is fast; volumes-run.test.ts has real containers).
  */
 import fs from "node:fs";
 import path from "node:path";

@@ -31,8 +31,8 @@ class FakeKernel implements NetKernel {
       }
     }
   }
-  async ipIn(pid: number, lines: string[]): Promise<void> {
-    for (const line of lines) this.calls.push(`ip[netns ${pid}] ${line}`);
+  async ipIn(pid: number, lines: string[] | Promise<string[]>): Promise<void> {
+    for (const line of await lines) this.calls.push(`ip[netns ${pid}] ${line}`);
   }
   async nft(script: string): Promise<void> {
     const table = /^add table inet (\S+)$/m.exec(script)![1]!;
@@ -297,7 +297,7 @@ describe("removal, release, prune, repair", () => {
     expect([...kernel.tables]).toEqual([`tsr-${nets.resolve("r").Tsrun.tag}`]);
     expect(leases("addresses")).toEqual(["10.87.0.2"]);
     expect(fs.readFileSync(path.join(rootDir, "hosts-a"), "utf8")).not.toContain("ghost");
-    expect(await nets.repair()).toEqual({ endpoints: [], addresses: [], subnets: [], interfaces: [], tables: [] });
+    expect(await nets.repair()).toEqual({ endpoints: [], addresses: [], subnets: [], interfaces: [], tables: [], ports: [] });
   });
 
   it("renames a container for its peers", async () => {

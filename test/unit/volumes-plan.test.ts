@@ -58,6 +58,18 @@ describe("parseMountFlags", () => {
     );
   });
 
+  it("keeps what inspect shows: Binds with relative sources made absolute, --mount as API mounts", () => {
+    const p = parseMountFlags(
+      { volumes: ["v1:/x:ro", "/y", "./rel:/r", "v1:/x:ro"], mounts: ["type=tmpfs,dst=/t,tmpfs-size=1k", "src=v2,dst=/v,readonly,volume-nocopy"] },
+      { cwd: "/host/cwd", exists },
+    );
+    expect(p.binds).toEqual(["v1:/x:ro", "/host/cwd/rel:/r"]);
+    expect(p.specs).toEqual([
+      { Type: "tmpfs", Target: "/t", TmpfsOptions: { SizeBytes: 1024 } },
+      { Type: "volume", Source: "v2", Target: "/v", ReadOnly: true, VolumeOptions: { NoCopy: true } },
+    ]);
+  });
+
   it("parses --volumes-from for later resolution", () => {
     expect(parseMountFlags({ volumesFrom: ["db:ro", "cache"] }).volumesFrom).toEqual([
       { container: "db", mode: "ro", readonly: true },
@@ -161,6 +173,9 @@ describe("toOciMounts / toMountPoints", () => {
       { Type: "bind", Source: "/host/x", Destination: "/a/b", Mode: "", RW: false, Propagation: "rslave" },
     ]);
     expect(inspectMounts(points)[0]).toEqual({ Type: "tmpfs", Source: "", Destination: "/a/b/c", Mode: "", RW: true, Propagation: "" });
+    // A --tmpfs is no mount point in Docker (HostConfig.Tmpfs only): not in Mounts, not for --volumes-from.
+    const tmpfsFlag: MountRequest = { kind: "tmpfs", target: "/run", readonly: false, options: ["size=1m"], origin: "volume-flag" };
+    expect(toMountPoints([tmpfsFlag, requests[1]!], store).map((p) => p.Destination)).toEqual(["/data"]);
   });
 
   it("replaces default mounts a user mount covers (and everything under a user /dev)", () => {

@@ -80,6 +80,8 @@ export function registerContainerCommands(program: Command, ctx: CliContext): vo
         return;
       }
       const now = Date.now();
+      const { livePorts } = await import("../../engine/network-settings.js");
+      const { displayablePorts } = await import("./port.js");
       const row = (v: ContainerView) => ({
         ID: id(v),
         Image: v.record.Config.Image,
@@ -88,7 +90,7 @@ export function registerContainerCommands(program: Command, ctx: CliContext): vo
         RunningFor: `${humanDuration(now - Date.parse(v.record.Created))} ago`,
         Status: statusText(v.status, now),
         State: v.status.Status,
-        Ports: "",
+        Ports: displayablePorts(livePorts(engine, v.record, v.status)),
         Names: v.record.Name.replace(/^\//, ""),
         Labels: Object.entries(v.record.Config.Labels).map(([k, val]) => `${k}=${val}`).join(","),
       });
@@ -104,12 +106,12 @@ export function registerContainerCommands(program: Command, ctx: CliContext): vo
     .argument("<containers...>")
     .option("-f, --force", "Force the removal of a running container (uses SIGKILL)")
     .option("-v, --volumes", "Remove anonymous volumes associated with the container")
-    .action(async (refs: string[], f: { force?: boolean }) => {
+    .action(async (refs: string[], f: { force?: boolean; volumes?: boolean }) => {
       const engine = await ctx.engine();
       let failed = false;
       for (const ref of refs) {
         try {
-          await engine.remove(ref, { force: !!f.force });
+          await engine.remove(ref, { force: !!f.force, volumes: !!f.volumes });
           process.stdout.write(ref + "\n");
         } catch (e) {
           failed = true;

@@ -1,8 +1,7 @@
 /**
- * `network create|ls|inspect|rm|prune`, with Docker's flags, output and messages. The
- * network library loads only when one of them runs.
- * (`network connect|disconnect` need the container records: they come with the engine's
- * wiring of networks into create/start.)
+ * `network create|ls|inspect|rm|prune|connect|disconnect`, with Docker's flags, output and
+ * messages. The network library loads only when one of them runs; connect and disconnect go
+ * through the engine (src/engine/network-wiring.ts), which owns the container records.
  */
 import type { Command } from "commander";
 import { isTsrunError } from "../../common/errors.js";
@@ -338,6 +337,41 @@ export function registerNetworkCommands(program: Command, ctx: CliContext): void
         }
       }
       if (failed) throw new ExitStatus(1);
+    });
+
+  sub(network, "connect")
+    .description("Connect a container to a network")
+    .usage("[OPTIONS] NETWORK CONTAINER")
+    .argument("[args...]")
+    .option("--alias <strings>", "Add network-scoped alias for the container", collect, [])
+    .option("--ip <string>", "IPv4 address (e.g., 172.30.100.104)")
+    .action(async (args: string[], f: { alias: string[]; ip?: string }) => {
+      exactArgs("network connect", args, 2, "[OPTIONS] NETWORK CONTAINER");
+      const engine = await ctx.engine();
+      const { connectContainer } = await import("../../engine/network-wiring.js");
+      try {
+        await connectContainer(engine, args[0]!, args[1]!, { aliases: f.alias, ...(f.ip !== undefined ? { ip: f.ip } : {}) });
+      } catch (e) {
+        if (isTsrunError(e) && e.kind !== "system") throw new ExitStatus(1, daemonError(e));
+        throw e;
+      }
+    });
+
+  sub(network, "disconnect")
+    .description("Disconnect a container from a network")
+    .usage("[OPTIONS] NETWORK CONTAINER")
+    .argument("[args...]")
+    .option("-f, --force", "Force the container to disconnect from a network")
+    .action(async (args: string[], f: { force?: boolean }) => {
+      exactArgs("network disconnect", args, 2, "[OPTIONS] NETWORK CONTAINER");
+      const engine = await ctx.engine();
+      const { disconnectContainer } = await import("../../engine/network-wiring.js");
+      try {
+        await disconnectContainer(engine, args[0]!, args[1]!, { force: !!f.force });
+      } catch (e) {
+        if (isTsrunError(e) && e.kind !== "system") throw new ExitStatus(1, daemonError(e));
+        throw e;
+      }
     });
 
   sub(network, "prune")

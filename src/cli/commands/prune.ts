@@ -82,8 +82,10 @@ export function registerPruneCommands(program: Command, ctx: CliContext): void {
   subcommand(commandGroup(program, "system", "Manage tsrun"), "prune")
     .description("Remove unused data")
     .option("-f, --force", "Do not prompt for confirmation")
-    .action(async (f: { force?: boolean }) => {
-      const { SYSTEM_PRUNERS } = await import("../../engine/prune.js");
+    .option("--volumes", "Prune anonymous volumes")
+    .action(async (f: { force?: boolean; volumes?: boolean }) => {
+      const { SYSTEM_PRUNERS: all } = await import("../../engine/prune.js");
+      const SYSTEM_PRUNERS = all.filter((p) => p.flag === undefined || f[p.flag]);
       const warning = `WARNING! This will remove:\n${SYSTEM_PRUNERS.map((p) => `  - ${p.warning}\n`).join("")}\nAre you sure you want to continue?`;
       if (!f.force && !(await confirm(warning))) return;
       const engine = await ctx.engine();

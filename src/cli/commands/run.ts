@@ -3,7 +3,8 @@
  * everything after IMAGE belongs to the command.
  */
 import os from "node:os";
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
+import { crashPoint } from "../../common/crash-points.js";
 import type { RunOptions } from "../../engine/index.js";
 import type { MonitorConnection } from "../../runtime/index.js";
 import { ExitStatus, UsageError } from "../exit.js";
@@ -40,6 +41,24 @@ interface RunFlags {
   cpuShares?: string;
   cpusetCpus?: string;
   pidsLimit?: string;
+  mount: string[];
+  volume: string[];
+  tmpfs: string[];
+  volumesFrom: string[];
+  readOnly?: boolean;
+  network: string[];
+  net: string[];
+  networkAlias: string[];
+  netAlias: string[];
+  ip?: string;
+  macAddress?: string;
+  dns: string[];
+  dnsSearch: string[];
+  dnsOption: string[];
+  dnsOpt: string[];
+  publish: string[];
+  publishAll?: boolean;
+  expose: string[];
 }
 
 /** The flags of `run` and `create`. */
@@ -71,7 +90,25 @@ export function addContainerFlags(cmd: Command): Command {
     .option("--cpus <decimal>", "Number of CPUs")
     .option("-c, --cpu-shares <int>", "CPU shares (relative weight)")
     .option("--cpuset-cpus <string>", "CPUs in which to allow execution (0-3, 0,1)")
-    .option("--pids-limit <int>", "Tune container pids limit (set -1 for unlimited)");
+    .option("--pids-limit <int>", "Tune container pids limit (set -1 for unlimited)")
+    .option("--mount <mount>", "Attach a filesystem mount to the container", collect, [])
+    .option("-v, --volume <list>", "Bind mount a volume", collect, [])
+    .option("--tmpfs <list>", "Mount a tmpfs directory", collect, [])
+    .option("--volumes-from <list>", "Mount volumes from the specified container(s)", collect, [])
+    .option("--read-only", "Mount the container's root filesystem as read only")
+    .option("--network <network>", "Connect a container to a network (bridge, host, none, container:<name|id> or a network's name)", collect, [])
+    .addOption(new Option("--net <network>").hideHelp().argParser(collect).default([]))
+    .option("--network-alias <list>", "Add network-scoped alias for the container", collect, [])
+    .addOption(new Option("--net-alias <list>").hideHelp().argParser(collect).default([]))
+    .option("--ip <ip>", "IPv4 address (e.g., 172.30.100.104)")
+    .option("--mac-address <string>", "Container MAC address (e.g., 92:d0:c6:0a:29:33)")
+    .option("--dns <list>", "Set custom DNS servers", collect, [])
+    .option("--dns-search <list>", "Set custom DNS search domains", collect, [])
+    .option("--dns-option <list>", "Set DNS options", collect, [])
+    .addOption(new Option("--dns-opt <list>").hideHelp().argParser(collect).default([]))
+    .option("-p, --publish <list>", "Publish a container's port(s) to the host", collect, [])
+    .option("-P, --publish-all", "Publish all exposed ports to random ports")
+    .option("--expose <list>", "Expose a port or a range of ports", collect, []);
 }
 
 /** An integer flag value, or Go's strconv error in Docker's usage-error form. */
@@ -108,6 +145,21 @@ export function toRunOptions(image: string, command: string[], f: RunFlags, comm
     ...(f.stopTimeout !== undefined ? { stopTimeout: parseIntFlag(f.stopTimeout, "--stop-timeout", commandName) } : {}),
     ...(f.restart !== undefined ? { restart: f.restart } : {}),
     ...(f.init ? { init: true } : {}),
+    mounts: f.mount,
+    volumes: f.volume,
+    tmpfs: f.tmpfs,
+    volumesFrom: f.volumesFrom,
+    ...(f.readOnly ? { readOnly: true } : {}),
+    networks: [...f.network, ...f.net],
+    networkAliases: [...f.networkAlias, ...f.netAlias],
+    ...(f.ip !== undefined ? { ip: f.ip } : {}),
+    ...(f.macAddress !== undefined ? { macAddress: f.macAddress } : {}),
+    dns: f.dns,
+    dnsSearch: f.dnsSearch,
+    dnsOptions: [...f.dnsOption, ...f.dnsOpt],
+    publish: f.publish,
+    ...(f.publishAll ? { publishAll: true } : {}),
+    expose: f.expose,
     ...(tty && process.stdout.isTTY ? { consoleSize: { rows: process.stdout.rows, cols: process.stdout.columns } } : {}),
     resources: {
       memory: f.memory,
@@ -149,7 +201,7 @@ export function registerRun(program: Command, ctx: CliContext): void {
     }
     if (early.caught) {
       early.release();
-      await engine.remove(rec.Id, { force: true });
+      await engine.remove(rec.Id, { force: true, volumes: true });
       throw new ExitStatus(128 + early.caught);
     }
     if (opts.detach) {
@@ -157,7 +209,7 @@ export function registerRun(program: Command, ctx: CliContext): void {
       try {
         await engine.start(rec.Id);
       } catch (e) {
-        if (opts.rm) await engine.remove(rec.Id, { force: true }).catch(() => undefined);
+        if (opts.rm) await engine.remove(rec.Id, { force: true, volumes: true }).catch(() => undefined);
         throw e;
       }
       process.stdout.write(rec.Id + "\n");
@@ -172,15 +224,16 @@ export function registerRun(program: Command, ctx: CliContext): void {
       early.release();
       const { relay } = await import("../attach.js");
       code = (await relay(conn, { stdin: opts.interactive, tty: opts.tty, sigProxy: true })).exitCode;
+      crashPoint("run:after-exit");
     } catch (e) {
       early.release();
-      await (opts.rm ? engine.remove(rec.Id, { force: true }) : engine.finish(rec.Id)).catch(() => undefined);
+      await (opts.rm ? engine.remove(rec.Id, { force: true, volumes: true }) : engine.finish(rec.Id)).catch(() => undefined);
       conn?.close();
       throw e;
     }
     // The connection closes only now: a cleanup owner that went away first would make the
     // monitor run its exit command.
-    await (opts.rm ? engine.remove(rec.Id, { force: true }) : engine.finish(rec.Id));
+    await (opts.rm ? engine.remove(rec.Id, { force: true, volumes: true }) : engine.finish(rec.Id));
     conn.close();
     throw new ExitStatus(code);
   });

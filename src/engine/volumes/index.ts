@@ -12,6 +12,7 @@ export type { MountPoint, MountRequest, VolumeRequest, BindRequest, TmpfsRequest
 export { ANONYMOUS_LABEL, validateVolumeName } from "./names.js";
 export { recordVolumeRefs, volumeNamesOf } from "./refs.js";
 export { parseMountFlags, resolveMounts, type MountFlags, type ParsedMounts } from "./mount-plan.js";
+export type { MountSpec } from "./mount-flag.js";
 export { prepareMounts, removeAnonymousVolumes, ensureBindSource, type PreparedMounts, type PrepareOptions } from "./prepare.js";
 export { toOciMounts, mergeMounts, toMountPoints, inspectMounts, type OciMountContext } from "./oci-mounts.js";
 export { copyImageContent, type CopyUpResult } from "./copy-up.js";

@@ -5,11 +5,11 @@
  * explicit mounts on one destination are an error, found before anything is created.
  */
 import { invalidArgument } from "../../common/errors.js";
-import { hostPathExists, mountSpecToRequest, parseMountFlag } from "./mount-flag.js";
+import { hostPathExists, mountSpecToRequest, parseMountFlag, type MountSpec } from "./mount-flag.js";
 import { cleanPath } from "./mount-paths.js";
 import { parseTmpfsFlag } from "./tmpfs.js";
 import type { MountPoint, MountRequest, VolumesFromRequest } from "./types.js";
-import { parseVolumeFlag, parseVolumesFrom } from "./volume-flag.js";
+import { bindText, parseVolumeFlag, parseVolumesFrom } from "./volume-flag.js";
 
 /** The mount flags of `run`/`create`, as given. */
 export interface MountFlags {
@@ -30,6 +30,10 @@ export interface ParsedMounts {
   /** Destinations of `-v /path` (anonymous volumes, like the image's VOLUMEs). */
   anonymous: string[];
   volumesFrom: VolumesFromRequest[];
+  /** HostConfig.Binds: the `-v` values that name a source, relative host paths made absolute. */
+  binds: string[];
+  /** HostConfig.Mounts: the `--mount` values as the CLI sends them (Go's omitempty applied). */
+  specs: MountSpec[];
 }
 
 const duplicate = (target: string) => invalidArgument(`Duplicate mount point: ${target}`);
@@ -68,7 +72,21 @@ export function parseMountFlags(
     explicit.push(request);
   }
   explicit.push(...tmpfs);
-  return { explicit, anonymous, volumesFrom };
+  const binds = [...new Set(flags.volumes ?? [])].filter((_, i) => volumeFlags[i]!.kind !== "anonymous").map((v) => bindText(v, cwd));
+  return { explicit, anonymous, volumesFrom, binds, specs: mountSpecs.map(apiMount) };
+}
+
+/** A MountSpec as Docker's API encodes mount.Mount: empty fields left out, Go's field order. */
+function apiMount(m: MountSpec): MountSpec {
+  const out: Record<string, unknown> = { Type: m.Type };
+  if (m.Source !== "") out.Source = m.Source;
+  if (m.Target !== "") out.Target = m.Target;
+  if (m.ReadOnly) out.ReadOnly = true;
+  if (m.BindOptions) out.BindOptions = m.BindOptions;
+  if (m.VolumeOptions) out.VolumeOptions = m.VolumeOptions;
+  if (m.ImageOptions) out.ImageOptions = m.ImageOptions;
+  if (m.TmpfsOptions) out.TmpfsOptions = m.TmpfsOptions;
+  return out as unknown as MountSpec;
 }
 
 /** A mount of another container, as `--volumes-from` gives it to this one (never copied into). */

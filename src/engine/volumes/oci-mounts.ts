@@ -99,9 +99,14 @@ export function mergeMounts(defaults: readonly Mount[], user: readonly Mount[]):
   return byDepth([...kept, ...user]);
 }
 
-/** Docker's mount points for the container record (and its inspect output). */
+/**
+ * Docker's mount points for the container record (and its inspect output). A `--tmpfs` is
+ * not one: Docker keeps it in HostConfig.Tmpfs only, so inspect's Mounts and
+ * `--volumes-from` leave it out (a `--mount type=tmpfs` is one).
+ */
 export function toMountPoints(requests: readonly MountRequest[], store: VolumeStore): MountPoint[] {
-  return requests.map((r): MountPoint => {
+  const points = requests.filter((r) => !(r.kind === "tmpfs" && r.origin === "volume-flag"));
+  return points.map((r): MountPoint => {
     switch (r.kind) {
       case "volume": {
         const v = volumeOf(store, r);

@@ -111,9 +111,13 @@ export function parseVolumeFlag(raw: string, cwd = process.cwd()): VolumeFlag {
     if (problem) throw invalidArgument(`${invalidSpec(raw)}: invalid mount config for type "volume": ${problem}`);
     return { kind: "anonymous", target: cleanPath(target), raw };
   }
-  let bind = raw;
-  if (source.startsWith(".")) bind = path.resolve(cwd, source) + raw.slice(source.length);
-  return parseMountRaw(bind);
+  return parseMountRaw(bindText(raw, cwd));
+}
+
+/** A `-v` value with a relative host path made absolute, as the CLI sends it (and HostConfig.Binds shows it). */
+export function bindText(raw: string, cwd = process.cwd()): string {
+  const { source } = splitSpec(raw);
+  return source.startsWith(".") ? path.resolve(cwd, source) + raw.slice(source.length) : raw;
 }
 
 /** moby's ParseVolumesFrom: `CONTAINER[:MODE]`, where MODE may only say ro or rw (and z/Z). */
