@@ -16,7 +16,7 @@ import { DEFAULT_PATH, DEFAULT_SHM_SIZE } from "./defaults.js";
 import type { Engine } from "./engine.js";
 import type { IdRange } from "./idpool.js";
 import { applyInit, initBinary } from "./init-process.js";
-import { LayeredFiles } from "./layered-files.js";
+import { UnionTree } from "./union-tree.js";
 import { resolveLimits } from "./limits.js";
 import { applyHostModes, donorRange, parseIpcMode, parsePidMode, usernsFor } from "./namespace-modes.js";
 import { NetworkConfig } from "./network-config.js";
@@ -79,7 +79,7 @@ export async function createContainer(engine: Engine, opts: RunOptions): Promise
   const args = [...entrypoint, ...cmd];
   if (args.length === 0) throw invalidArgument("No command specified");
   const layers = await image.layerDirs();
-  const files = new LayeredFiles(layers);
+  const files = new UnionTree(layers);
   const userSpec = opts.user ?? cfg.User ?? "";
   const user = resolveUser(userSpec, files.readFile("/etc/passwd"), files.readFile("/etc/group"));
   const configEnv = mergeEnv(cfg.Env ?? [], userEnv);

@@ -8,7 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { copyImageContent } from "../../src/engine/volumes/copy-up.js";
-import { UnionTree } from "../../src/engine/volumes/union-tree.js";
+import { UnionTree } from "../../src/engine/union-tree.js";
 
 const base = fs.mkdtempSync(path.join(os.tmpdir(), "tsrun-copyup-"));
 afterAll(() => fs.rmSync(base, { recursive: true, force: true }));

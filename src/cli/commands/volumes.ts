@@ -3,7 +3,6 @@ import type { Command } from "commander";
 import type { Volume, VolumeStore, VolumeRefs } from "../../engine/volumes/index.js";
 import type { CliContext } from "../context.js";
 import { ExitStatus, UsageError } from "../exit.js";
-import { table } from "../table.js";
 import { confirm, humanSize } from "./prune.js";
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -40,48 +39,6 @@ export function naturalLess(a: string, b: string): number {
   return pa.length - pb.length;
 }
 
-// ------------------------------------------------------------------------------------------
-// A small subset of Go templates, enough for --format: {{.Field}}, {{.A.B}}, {{json .}},
-// {{json .Field}}, {{index .Map "key"}}, and `\t`/`\n` escapes.
-
-function goString(v: unknown): string {
-  if (v === null || v === undefined) return "<no value>";
-  if (typeof v === "object") {
-    if (Array.isArray(v)) return `[${v.map(goString).join(" ")}]`;
-    const entries = Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1));
-    return `map[${entries.map(([k, x]) => `${k}:${goString(x)}`).join(" ")}]`;
-  }
-  return String(v);
-}
-
-function lookup(data: unknown, dotted: string, template: string): unknown {
-  if (dotted === ".") return data;
-  let v: unknown = data;
-  for (const key of dotted.slice(1).split(".")) {
-    if (v === null || typeof v !== "object" || !(key in (v as object))) {
-      throw new ExitStatus(1, `template: :1: executing "" at <${dotted}>: can't evaluate field ${key} in "${template}"`);
-    }
-    v = (v as Record<string, unknown>)[key];
-  }
-  return v;
-}
-
-export function renderTemplate(template: string, data: unknown): string {
-  const text = template.replace(/\\t/g, "\t").replace(/\\n/g, "\n");
-  return text.replace(/\{\{-?\s*(.*?)\s*-?\}\}/g, (_all, expr: string) => {
-    let m: RegExpExecArray | null;
-    if ((m = /^json\s+(\.[\w.]*)$/.exec(expr))) return JSON.stringify(lookup(data, m[1]!, template));
-    if ((m = /^index\s+(\.[\w.]*)\s+"([^"]*)"$/.exec(expr))) {
-      const v = lookup(data, m[1]!, template) as Record<string, unknown> | null;
-      return goString(v?.[m[2]!] ?? "");
-    }
-    if (/^\.[\w.]*$/.test(expr)) return goString(lookup(data, expr, template));
-    throw new ExitStatus(64, `template parsing error: template: :1: function "${expr.split(/\s/)[0]}" not defined`);
-  });
-}
-
-// ------------------------------------------------------------------------------------------
-
 /** `volume ls`'s row fields (docker/cli's volumeContext). */
 function listRow(v: Volume): Record<string, string> {
   return {
@@ -114,25 +71,14 @@ const LIST_HEADERS: Record<string, string> = {
   Status: "STATUS",
 };
 
-function writeList(vols: Volume[], format: string | undefined, quiet: boolean): void {
+async function writeList(vols: Volume[], format: string | undefined, quiet: boolean): Promise<void> {
   const rows = vols.map(listRow);
   if (quiet && (format === undefined || format === "table")) {
     for (const r of rows) process.stdout.write(r.Name + "\n");
     return;
   }
-  const f = format ?? "table";
-  if (f === "json") {
-    for (const r of rows) process.stdout.write(JSON.stringify(r) + "\n");
-    return;
-  }
-  const isTable = f === "table" || f.startsWith("table ");
-  const template = f === "table" ? "{{.Driver}}\t{{.Name}}" : isTable ? f.slice(6) : f;
-  if (!isTable) {
-    for (const r of rows) process.stdout.write(renderTemplate(template, r) + "\n");
-    return;
-  }
-  const header = renderTemplate(template, LIST_HEADERS).split("\t");
-  process.stdout.write(table(header, rows.map((r) => renderTemplate(template, r).split("\t"))));
+  const { renderFormat } = await import("../go-template/docker-format.js");
+  process.stdout.write(renderFormat({ format, defaultTable: "table {{.Driver}}\t{{.Name}}", headers: LIST_HEADERS, rows }));
 }
 
 function kvMap(values: string[]): Record<string, string> {
@@ -220,8 +166,8 @@ export function registerVolumeCommands(program: Command, ctx: CliContext): void 
       if (f.format === undefined || f.format === "") {
         process.stdout.write(found.length === 0 ? "[]\n" : JSON.stringify(found, null, 4) + "\n");
       } else {
-        const template = f.format === "json" ? "{{json .}}" : f.format;
-        const out = found.map((v) => renderTemplate(template, v) + "\n").join("");
+        const { renderFormat } = await import("../go-template/docker-format.js");
+        const out = renderFormat({ format: f.format, defaultTable: "", headers: {}, rows: found });
         process.stdout.write(out === "" ? "\n" : out);
       }
       if (errors.length > 0) throw new ExitStatus(1, errors.join("\n"));
@@ -252,7 +198,7 @@ export function registerVolumeCommands(program: Command, ctx: CliContext): void 
         .list()
         .filter(match)
         .sort((a, b) => naturalLess(a.Name, b.Name));
-      writeList(list, f.format, !!f.quiet);
+      await writeList(list, f.format, !!f.quiet);
     });
 
   volume

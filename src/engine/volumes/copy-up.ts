@@ -16,9 +16,9 @@
 import fs from "node:fs";
 import path from "node:path";
 import { errnoCode, logger } from "../../common/index.js";
-import type { OpaqueCheck } from "../layered-files.js";
+import type { OpaqueCheck } from "../union-tree.js";
 import { ownerStamp, removeTreeOnOneDevice, sweepScratch } from "./store.js";
-import { UnionTree, type UnionEntry } from "./union-tree.js";
+import { UnionTree, type UnionEntry } from "../union-tree.js";
 
 const log = logger("volumes");
 

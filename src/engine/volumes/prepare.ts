@@ -13,7 +13,7 @@ import { copyImageContent } from "./copy-up.js";
 import { ANONYMOUS_LABEL } from "./names.js";
 import type { VolumeRefs, VolumeStore } from "./store.js";
 import type { MountPoint, MountRequest, VolumeRequest } from "./types.js";
-import { UnionTree } from "./union-tree.js";
+import { UnionTree } from "../union-tree.js";
 
 export interface PrepareOptions {
   /** The image's unpacked layer content dirs, top-most first (copy-up, VOLUME checks). */

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { LayeredFiles } from "../../src/engine/layered-files.js";
+import { UnionTree } from "../../src/engine/union-tree.js";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tsrun-layers-"));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -21,11 +21,11 @@ function layer(name: string, files: Record<string, string>, opaque: string[] = [
   return diff;
 }
 
-describe("LayeredFiles", () => {
+describe("UnionTree.readFile", () => {
   it("reads the top-most version of a file", () => {
     const low = layer("a1", { "etc/passwd": "low", "etc/group": "g" });
     const high = layer("a2", { "etc/passwd": "high" });
-    const f = new LayeredFiles([high, low]);
+    const f = new UnionTree([high, low]);
     expect(f.readFile("/etc/passwd")).toBe("high");
     expect(f.readFile("/etc/group")).toBe("g");
     expect(f.readFile("/etc/shadow")).toBeUndefined();
@@ -34,24 +34,24 @@ describe("LayeredFiles", () => {
   it("honours opaque directories", () => {
     const low = layer("b1", { "etc/passwd": "low", "etc/group": "g" });
     const high = layer("b2", { "etc/passwd": "high" }, ["etc"]);
-    const f = new LayeredFiles([high, low]);
+    const f = new UnionTree([high, low]);
     expect(f.readFile("/etc/passwd")).toBe("high");
     expect(f.readFile("/etc/group")).toBeUndefined();
   });
 
   it("follows symlinks inside the union and never onto the host", () => {
     const low = layer("c1", { "real/passwd": "in-image", "etc@": "/real", "up@": "../../../../../../etc" });
-    const f = new LayeredFiles([low]);
+    const f = new UnionTree([low]);
     expect(f.readFile("/etc/passwd")).toBe("in-image");
     // ../ beyond the root stays at the root: /up → /etc → /real
     expect(f.readFile("/up/passwd")).toBe("in-image");
     const escape = layer("c2", { "etc/passwd@": "/../../../../etc/hostname" });
-    expect(new LayeredFiles([escape]).readFile("/etc/passwd")).toBeUndefined();
+    expect(new UnionTree([escape]).readFile("/etc/passwd")).toBeUndefined();
   });
 
   it("stops at symlink loops", () => {
     const loop = layer("d1", { "a@": "/b", "b@": "/a" });
-    expect(new LayeredFiles([loop]).readFile("/a/x")).toBeUndefined();
+    expect(new UnionTree([loop]).readFile("/a/x")).toBeUndefined();
   });
 
   it.skipIf(process.getuid?.() !== 0)("treats whiteouts as deletions", async () => {
@@ -60,6 +60,6 @@ describe("LayeredFiles", () => {
     const high = layer("e2", {});
     fs.mkdirSync(path.join(high, "etc"));
     mkwhiteout(path.join(high, "etc", "passwd"));
-    expect(new LayeredFiles([high, low]).readFile("/etc/passwd")).toBeUndefined();
+    expect(new UnionTree([high, low]).readFile("/etc/passwd")).toBeUndefined();
   });
 });

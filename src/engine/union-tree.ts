@@ -1,17 +1,40 @@
 /**
- * The image's file tree as overlayfs shows it, read from the unpacked layer directories:
+ * An image's file tree as overlayfs shows it, read from the unpacked layer directories
+ * before any container of it is mounted (user lookups for -u, copy-up into volumes):
  * a whiteout (0/0 character device) hides the name below it, an opaque directory hides the
  * layers below it, a non-directory hides the directories below it. Symlinks are followed
  * inside the union's root only, never on the host; nothing here follows one otherwise.
  *
- * Safe without openat2 for the same reason as layered-files.ts: layer directories are
- * tsrun's own and never change once unpacked.
+ * Safe without openat2: layer directories are private to tsrun and never change after they
+ * are unpacked, so nothing can swap a path component between our lstat and our read.
  */
 import fs from "node:fs";
 import path from "node:path";
-import { opaqueFromSidecar, type OpaqueCheck } from "../layered-files.js";
 
 const MAX_SYMLINKS = 40;
+
+/** Tells whether a directory of a layer is opaque (hides the layers below). */
+export type OpaqueCheck = (layerDir: string, relPath: string) => boolean;
+
+/** Opaque directories as recorded by the unpacker in `<layer>/opaque` (one relative path a line). */
+export function opaqueFromSidecar(): OpaqueCheck {
+  const cache = new Map<string, Set<string>>();
+  return (layerDir, rel) => {
+    let set = cache.get(layerDir);
+    if (!set) {
+      set = new Set();
+      try {
+        const text = fs.readFileSync(path.join(path.dirname(layerDir), "opaque"), "utf8");
+        for (const line of text.split("\n")) if (line) set.add(line.replace(/^\/+|\/+$/g, ""));
+      } catch {
+        // No sidecar: the layer has no opaque directory.
+      }
+      cache.set(layerDir, set);
+    }
+    return set.has(rel);
+  };
+}
+
 
 export interface UnionEntry {
   /** The entry in the top-most layer that has it. */
@@ -89,6 +112,12 @@ export class UnionTree {
     }
     const entry = this.entry(done);
     return entry ? { parts: done, entry } : undefined;
+  }
+
+  /** The content of a regular file of the image (symlinks followed inside), or undefined. */
+  readFile(file: string): string | undefined {
+    const r = this.resolve(file);
+    return r && r.entry.st.isFile() ? fs.readFileSync(r.entry.hostPath, "utf8") : undefined;
   }
 
   /** The entries of the union directory at `parts` (a canonical path), each from its top-most layer. */
