@@ -6,13 +6,14 @@ import os from "node:os";
 import { Option, type Command } from "commander";
 import { crashPoint } from "../../common/crash-points.js";
 import type { RunOptions } from "../../engine/index.js";
+import type { ResourceFlags } from "../../engine/limits.js";
 import type { MonitorConnection } from "../../runtime/index.js";
 import { ExitStatus, UsageError } from "../exit.js";
 import type { CliContext } from "../context.js";
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
-interface RunFlags {
+interface RunFlags extends ResourceFlags {
   detach?: boolean;
   interactive?: boolean;
   tty?: boolean;
@@ -34,13 +35,6 @@ interface RunFlags {
   stopTimeout?: string;
   restart?: string;
   init?: boolean;
-  memory?: string;
-  memorySwap?: string;
-  memoryReservation?: string;
-  cpus?: string;
-  cpuShares?: string;
-  cpusetCpus?: string;
-  pidsLimit?: string;
   mount: string[];
   volume: string[];
   tmpfs: string[];
