@@ -42,7 +42,7 @@ export function report(e: unknown): void {
     return;
   }
   if (e instanceof UsageError) {
-    process.stderr.write(`tsrun: ${e.message}\nSee 'tsrun ${e.command} --help'.\n`);
+    process.stderr.write(`tsrun: ${e.message}\nSee 'tsrun ${e.command ? e.command + " " : ""}--help'.\n`);
     return;
   }
   if (e instanceof TsrunError) {

@@ -24,7 +24,41 @@ import { registerPort } from "./commands/port.js";
 import { registerCp } from "./commands/cp.js";
 import { VERSION } from "./version.js";
 
-function buildProgram(ctx: CliContext, rootFlag: { value?: string }): Command {
+type Registrar = (program: Command, ctx: CliContext) => void;
+
+/**
+ * Which top-level words each module registers. Building every command's options costs
+ * several milliseconds, so a run of one command registers only the modules it needs.
+ */
+const REGISTRARS: [string[], Registrar][] = [
+  [["run"], registerRun],
+  [["create"], registerCreate],
+  [["start", "stop", "kill", "restart", "pause", "unpause", "wait", "rename", "_restart-hook"], registerLifecycleCommands],
+  [["container", "system"], registerPruneCommands],
+  [["ps", "rm", "_exit-hook"], registerContainerCommands],
+  [["images", "load", "rmi", "tag"], registerImageCommands],
+  [["logs"], registerLogs],
+  [["inspect"], registerInspect],
+  [["top"], registerTop],
+  [["version", "info"], registerSystem],
+  [["volume"], registerVolumeCommands],
+  [["system"], registerDiskUsage],
+  [["network"], registerNetworkCommands],
+  [["port"], registerPort],
+  [["cp", "container"], registerCp],
+];
+
+/** The subcommand word of argv (after the global options), if any. */
+function subcommandOf(args: string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === "--root") i++;
+    else if (!a.startsWith("-")) return a;
+  }
+  return undefined;
+}
+
+function buildProgram(ctx: CliContext, rootFlag: { value?: string }, subcommand: string | undefined): Command {
   const program = new Command("tsrun")
     .description("A Docker-compatible container runtime")
     .usage("[OPTIONS] COMMAND")
@@ -40,21 +74,9 @@ function buildProgram(ctx: CliContext, rootFlag: { value?: string }): Command {
       // Every subcommand reports usage errors the Docker way, naming itself.
       void action;
     });
-  registerRun(program, ctx);
-  registerCreate(program, ctx);
-  registerLifecycleCommands(program, ctx);
-  registerPruneCommands(program, ctx);
-  registerContainerCommands(program, ctx);
-  registerImageCommands(program, ctx);
-  registerLogs(program, ctx);
-  registerInspect(program, ctx);
-  registerTop(program, ctx);
-  registerSystem(program, ctx);
-  registerVolumeCommands(program, ctx);
-  registerDiskUsage(program, ctx);
-  registerNetworkCommands(program, ctx);
-  registerPort(program, ctx);
-  registerCp(program, ctx);
+  const wanted = REGISTRARS.filter(([names]) => subcommand === undefined || names.includes(subcommand));
+  // An unknown word (or none) gets every command: for help, and for commander's errors.
+  for (const [, register] of wanted.length > 0 ? wanted : REGISTRARS) register(program, ctx);
   for (const cmd of program.commands) {
     cmd.helpOption("--help", "Print usage").exitOverride().configureOutput({ outputError: () => {} });
   }
@@ -69,7 +91,7 @@ function usageError(e: CommanderError, command: string): UsageError {
   if ((r = /unknown option '([^']+)'/.exec(m))) text = `unknown flag: ${r[1]}`;
   else if ((r = /option '([^']+)' argument missing/.exec(m))) text = `flag needs an argument: ${r[1]!.split(/[ ,]+/).pop()}`;
   else if ((r = /missing required argument '([^']+)'/.exec(m))) text = `"tsrun ${command}" requires at least 1 argument.`;
-  else if (/unknown command/.test(m)) text = m.replace(/unknown command '([^']+)'/, "unknown command: $1");
+  else if ((r = /unknown command '([^']+)'/.exec(m))) return new UsageError(`'${r[1]}' is not a tsrun command.`, "");
   return new UsageError(text, command);
 }
 
@@ -87,10 +109,10 @@ async function main(argv: string[]): Promise<number> {
       return engine;
     },
   };
-  const program = buildProgram(ctx, rootFlag);
-  // The subcommand, for usage errors: the first word that is not a global flag or its value.
-  const args = argv.slice(2);
-  const sub = args.find((a, i) => !a.startsWith("-") && args[i - 1] !== "--root") ?? "";
+  // The subcommand: the first word that is not a global flag or its value.
+  const subcommand = subcommandOf(argv.slice(2));
+  const program = buildProgram(ctx, rootFlag, subcommand);
+  const sub = subcommand ?? "";
   try {
     await program.parseAsync(argv);
     return 0;

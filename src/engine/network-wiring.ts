@@ -163,7 +163,8 @@ export async function releaseNetworks(engine: Engine, rec: ContainerRecord): Pro
     fs.rmSync(file, { force: true });
   }
   const endpoints = nets.endpoints.ofContainer(rec.Id);
-  if (endpoints.length === 0 && !published) return;
+  // Even with no endpoint recorded, release: an attach killed before it recorded one may
+  // have left an address lease that names this container.
   // A container that joined this one's network namespace keeps it (and the veth) alive.
   const joined = endpoints.length > 0 && (await namespaceJoined(engine, rec));
   await nets.release(rec.Id, { deleteInterfaces: joined });

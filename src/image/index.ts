@@ -1,4 +1,10 @@
-/** Images: references, the OCI-layout store, archives (load), layer unpacking. */
+/**
+ * Images: references, the OCI-layout store, archives (load), layer unpacking.
+ *
+ * Only what reading the store needs is exported here: `run` imports this module, and the
+ * unpacker (tar-stream, zlib, hashing) must stay out of its start-up — import
+ * ./unpack.js or ./tar.js directly where they are needed.
+ */
 export { ImageStore, type RemoveOptions, type ResolveOptions } from "./store.js";
 export { Image, type ImageSummary } from "./image.js";
 export { formatRemoveRecord, type ImageUser, type RemoveRecord } from "./remove.js";
@@ -17,9 +23,6 @@ export {
   withDefaultTag,
   type Reference,
 } from "./reference.js";
-export { unpackLayerTar, OPAQUE_XATTR, type UnpackResult } from "./unpack.js";
-export { readTar, type TarEntry } from "./tar.js";
-export { detectCompression, type Compression } from "./compression.js";
 export { hostPlatform } from "./platform.js";
 export { ANNOTATION, MEDIA_TYPE } from "./oci-types.js";
 export type { ContainerConfigFields, Descriptor, HealthConfig, HistoryEntry, ImageConfig, OciIndex, OciManifest, Platform } from "./oci-types.js";

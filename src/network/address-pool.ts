@@ -83,6 +83,19 @@ export class AddressTable {
     await this.locked(() => this.leases.release(ip, (o) => o.endpointId === endpointId));
   }
 
+  /**
+   * Removes a container's leases whose PID 1 is gone, endpoint record or not: an attach
+   * killed between claiming an address and recording the endpoint leaves a lease that only
+   * its container id still names.
+   */
+  async releaseContainer(root: string, containerId: string): Promise<void> {
+    await this.locked(() => {
+      for (const { name, owner } of this.leases.entries()) {
+        if (owner && owner.root === root && owner.containerId === containerId && !isAlive(owner.owner)) this.leases.remove(name);
+      }
+    });
+  }
+
   /** Removes leases (all, or the named ones) whose container's PID 1 is gone; returns them. */
   async collect(only?: string[]): Promise<AddressLease[]> {
     return this.locked(() => {

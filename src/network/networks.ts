@@ -432,6 +432,7 @@ export class Networks {
    */
   async release(containerId: string, opts: ReleaseOptions = {}): Promise<void> {
     for (const rec of this.endpoints.ofContainer(containerId)) await this.teardown(rec, !!opts.deleteInterfaces);
+    await this.addresses.releaseContainer(this.root.root, containerId);
   }
 
   /** A running container was renamed: its peers now know it by the new name. */

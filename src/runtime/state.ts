@@ -49,7 +49,9 @@ export const STATE_FILE = "state.json";
 export const LOCK_FILE = "lock";
 
 export const readStateRecord = (stateDir: string) => readJsonIfExists<StateRecord>(path.join(stateDir, STATE_FILE));
-export const writeStateRecord = (stateDir: string, rec: StateRecord) => writeJsonAtomic(path.join(stateDir, STATE_FILE), rec);
+/** Runtime state lives as long as the container's processes, which a power loss ends too: no fsync. */
+export const writeStateRecord = (stateDir: string, rec: StateRecord) =>
+  writeJsonAtomic(path.join(stateDir, STATE_FILE), rec, { durable: false });
 
 /** What is observed of a container at one moment. */
 export interface Observation {

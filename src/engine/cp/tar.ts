@@ -12,7 +12,7 @@
  */
 import type { Readable } from "node:stream";
 import { invalidArgument } from "../../common/index.js";
-import type { TarEntry } from "../../image/index.js";
+import type { TarEntry } from "../../image/tar.js";
 import {
   RecordType,
   S_IFBLK,
@@ -216,7 +216,7 @@ function recordOf(entry: TarEntry): CpRecord {
 
 /** The records of a tar stream (gzip-compressed or not), then END. */
 export async function* tarToRecords(source: Readable): AsyncGenerator<RecordWithData> {
-  const { readTar } = await import("../../image/index.js");
+  const { readTar } = await import("../../image/tar.js");
   const { uncompressed } = await import("./uncompressed.js");
   for await (const entry of readTar(await uncompressed(source))) {
     const record = recordOf(entry);

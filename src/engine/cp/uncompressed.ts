@@ -7,7 +7,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import zlib from "node:zlib";
 import { invalidArgument } from "../../common/index.js";
-import { detectCompression } from "../../image/index.js";
+import { detectCompression } from "../../image/compression.js";
 
 export async function uncompressed(source: Readable): Promise<Readable> {
   const it = source[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
