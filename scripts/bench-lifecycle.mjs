@@ -78,7 +78,8 @@ const tsrun = {
   name: "tsrun",
   monitor: "tsrun-monitor",
   marker: tsrunRoot,
-  start: () => run([process.execPath, cli, "--root", tsrunRoot, "run", "-d", "busybox", "sleep", "100000"], "tsrun run -d").trim(),
+  // Like for like: podman below runs with --network none too.
+  start: () => run([process.execPath, cli, "--root", tsrunRoot, "run", "-d", "--network", "none", "busybox", "sleep", "100000"], "tsrun run -d").trim(),
   removeAll: (ids) => run([process.execPath, cli, "--root", tsrunRoot, "rm", "-f", ...ids], "tsrun rm -f"),
 };
 run([process.execPath, cli, "--root", tsrunRoot, "load", "-i", tar], "tsrun load");
