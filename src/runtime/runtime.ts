@@ -286,10 +286,13 @@ export class Runtime {
     }
     if (!isDir) throw notFound(`container ${id} does not exist`);
     const record = readStateRecord(stateDir);
-    const exit = readExitRecord(stateDir);
+    let exit = readExitRecord(stateDir);
     const creating = !record || record.phase === "creating";
     const initAlive = !creating && isAlive(record.init);
     const monitorAlive = !creating && isAlive(record.monitor);
+    // The monitor records the exit and then exits: one that did both since the first read
+    // is not a monitor that died without recording it.
+    if (!exit && !creating && !monitorAlive) exit = readExitRecord(stateDir);
     const o: Observation = {
       record,
       exit,

@@ -2,16 +2,23 @@ import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { CgroupFs } from "../../src/cgroups/cgroupfs.js";
 import { CgroupDriver } from "../../src/cgroups/driver.js";
 import { FakeCgroupTree } from "../../src/cgroups/fake-tree.js";
 import { layoutFromMountinfo } from "../../src/cgroups/hierarchy.js";
 import type { Launched } from "../../src/runtime/monitor-client.js";
 import type { Plan } from "../../src/runtime/plan.js";
-import { processStartTime } from "../../src/linux/process-identity.js";
+import { processStartTime, type ProcessIdentity } from "../../src/linux/process-identity.js";
 import { Runtime } from "../../src/runtime/runtime.js";
 import type { Spec } from "../../src/runtime/spec.js";
+
+// Lets a test act between the runtime's reads, as a process racing with it would.
+const aliveHook = vi.hoisted(() => ({ fn: undefined as ((p: ProcessIdentity | undefined) => boolean | undefined) | undefined }));
+vi.mock("../../src/linux/process-identity.js", async (original) => {
+  const real = await original<typeof import("../../src/linux/process-identity.js")>();
+  return { ...real, isAlive: (p: ProcessIdentity | undefined) => aliveHook.fn?.(p) ?? real.isAlive(p) };
+});
 
 // The Runtime on a fake cgroup tree with a fake monitor: two real `sleep` processes stand
 // for the monitor and the init, joined to the fake cgroups as the real monitor joins them.
@@ -30,6 +37,7 @@ beforeEach(() => {
 });
 
 afterEach(() => {
+  aliveHook.fn = undefined;
   for (const c of children) c.kill("SIGKILL");
   tree.dispose();
   fs.rmSync(dir, { recursive: true, force: true });
@@ -198,6 +206,19 @@ describe("Runtime lifecycle on a fake cgroup tree", () => {
     await rt.delete("c1");
     expect(tree.signals).toContainEqual({ pid: st.pid, signal: "SIGKILL" });
     expect(fs.existsSync(cg("cpu"))).toBe(false);
+  });
+
+  it("is not fooled by a monitor that records the exit and exits between its reads", async () => {
+    const rt = runtime("running");
+    const st = await rt.create("c1", { bundle: bundle() });
+    const exit = { exitCode: 137, signal: 9, oomKilled: false, startedAt: "2025-01-01T00:00:01Z", finishedAt: "2025-01-01T00:00:02Z" };
+    // The monitor's finalize, just after the runtime looked for exit.json and before it looks at the monitor.
+    aliveHook.fn = (p) => {
+      if (p?.pid !== st.monitorPid) return undefined;
+      fs.writeFileSync(path.join(rt.stateDir("c1"), "exit.json"), JSON.stringify(exit));
+      return false;
+    };
+    expect(rt.state("c1")).toMatchObject({ status: "stopped", exit: { exitCode: 137 }, monitorAlive: false });
   });
 
   it("repairs a create that died half-way", async () => {
