@@ -19,7 +19,7 @@ import { applyInit, initBinary } from "./init-process.js";
 import { UnionTree } from "./union-tree.js";
 import { resolveLimits } from "./limits.js";
 import { applyHostModes, donorRange, parseIpcMode, parsePidMode, usernsFor } from "./namespace-modes.js";
-import { NetworkConfig } from "./network-config.js";
+import { NetworkConfig, resolveHostGateway } from "./network-config.js";
 import { networksOf } from "./network-wiring.js";
 import { randomName, validateName } from "./names.js";
 import { ContainerFiles, emptyState, writeRecord, type ContainerRecord } from "./record.js";
@@ -62,7 +62,7 @@ export async function createContainer(engine: Engine, opts: RunOptions): Promise
   const userns = usernsFor(pidMode, ipcMode, (ref) => engine.resolve(ref), network.mode);
   const hostInit = opts.init ? initBinary() : undefined;
   const userEnv = [...opts.envFiles.flatMap((f) => parseEnvFile(f)), ...opts.env.flatMap((e) => expandEnvArg(e) ?? [])];
-  const extraHosts = opts.addHosts.map(parseAddHost);
+  const extraHosts = await resolveHostGateway(opts.addHosts.map(parseAddHost), engine.root.root, async () => (await networksOf(engine)).hostGateway());
   const labels = parseLabels(opts.labels);
   const shmSize = opts.shmSize !== undefined ? parseSize(opts.shmSize, "--shm-size") : DEFAULT_SHM_SIZE;
   if (shmSize <= 0) throw invalidArgument(`invalid argument "${opts.shmSize}" for "--shm-size" flag: size must be greater than 0`);

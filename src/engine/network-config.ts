@@ -22,7 +22,7 @@ import { invalidArgument } from "../common/index.js";
 import type { NetworkRecord, Networks, PortMap, PortSet } from "../network/index.js";
 import type { Spec } from "../runtime/spec.js";
 import { DEFAULT_NET_SYSCTLS } from "./defaults.js";
-import type { RunOptions } from "./run-options.js";
+import { HOST_GATEWAY, type RunOptions } from "./run-options.js";
 
 /** One network a container is connected to, with what was asked of the endpoint. */
 export interface NetAttachment {
@@ -64,6 +64,7 @@ interface DaemonDefaults {
   dns?: string[];
   "dns-search"?: string[];
   "dns-opts"?: string[];
+  "host-gateway-ip"?: string;
 }
 
 const DNS_SEARCH = /^(:?(([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])\.)*([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9]))$/;
@@ -285,6 +286,24 @@ export class NetworkConfig {
   record(): ContainerNetConfig {
     return { attachments: this.attachments };
   }
+}
+
+/**
+ * --add-host's `host-gateway` made an address: daemon.json's host-gateway-ip, else the
+ * default bridge's gateway (asked of the networks only when some entry needs it).
+ */
+export async function resolveHostGateway(
+  hosts: { host: string; ip: string }[],
+  root: string,
+  gateway: () => Promise<string>,
+): Promise<{ host: string; ip: string }[]> {
+  if (!hosts.some((h) => h.ip === HOST_GATEWAY)) return hosts;
+  const configured = readDaemonDefaults(root)["host-gateway-ip"];
+  if (configured !== undefined && net.isIP(configured) === 0) {
+    throw invalidArgument(`Cannot read "${path.join(root, "daemon.json")}": invalid host-gateway-ip: "${configured}"`);
+  }
+  const ip = configured ?? (await gateway());
+  return hosts.map((h) => (h.ip === HOST_GATEWAY ? { host: h.host, ip } : h));
 }
 
 const nonEmpty = (l: string[] | undefined) => (l && l.length > 0 ? l : undefined);

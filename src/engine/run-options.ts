@@ -148,13 +148,16 @@ export function parseLabels(labels: string[]): Record<string, string> {
   return out;
 }
 
-/** `--add-host host:ip` (the IP may be IPv6, so split at the first colon). */
+/** `--add-host`'s stand-in for the host's address as containers reach it (Docker's name). */
+export const HOST_GATEWAY = "host-gateway";
+
+/** `--add-host host:ip` (the IP may be IPv6, so split at the first colon), or `host:host-gateway`. */
 export function parseAddHost(arg: string): { host: string; ip: string } {
   const sep = arg.search(/[:=]/);
   const host = sep === -1 ? "" : arg.slice(0, sep);
   const ip = sep === -1 ? "" : arg.slice(sep + 1).replace(/^\[(.*)\]$/, "$1");
   if (host === "" || sep === -1) throw invalidArgument(`invalid argument "${arg}" for "--add-host" flag: bad format for add-host: "${arg}"`);
-  if (net.isIP(ip) === 0) {
+  if (ip !== HOST_GATEWAY && net.isIP(ip) === 0) {
     throw invalidArgument(`invalid argument "${arg}" for "--add-host" flag: invalid IP address in add-host: "${ip}"`);
   }
   return { host, ip };

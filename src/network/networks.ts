@@ -137,6 +137,18 @@ export class Networks {
     return this.store.resolve(ref);
   }
 
+  /**
+   * The host's address as containers reach it, for `--add-host X:host-gateway`: the default
+   * bridge's gateway, as Docker's default host-gateway-ip (the bridge takes its subnet now
+   * if it has none yet).
+   */
+  async hostGateway(): Promise<string> {
+    const bridge = await this.withSubnet(this.resolve("bridge"));
+    const gateway = bridge.IPAM.Config[0]?.Gateway;
+    if (!gateway) throw systemError("unable to derive the IP value for host-gateway");
+    return gateway;
+  }
+
   /** Endpoints of a network whose container is running. */
   liveEndpoints(networkId: string): EndpointRecord[] {
     return this.endpoints.ofNetwork(networkId).filter(endpointIsLive);

@@ -164,6 +164,16 @@ describe.skipIf(!isRoot)("containers on networks", () => {
     expect(lines[4]).toMatch(/^\d+\.\d+\.\d+\.\d+\tbox$/);
   });
 
+  it("--add-host X:host-gateway names the default bridge's gateway, which the container reaches", async () => {
+    const r = await tsrun("run", "--rm", "--add-host", "hostside.test:host-gateway", "busybox", "sh", "-c", "grep hostside.test /etc/hosts && ping -c 1 -W 2 hostside.test >/dev/null && echo reached");
+    const gateway = (JSON.parse(await ok("network", "inspect", "bridge")) as { IPAM: { Config: { Gateway: string }[] } }[])[0]!.IPAM.Config[0]!.Gateway;
+    expect(r).toMatchObject({ code: 0, stdout: `${gateway}\thostside.test\nreached\n` });
+    // The record keeps what was asked, as Docker's HostConfig.ExtraHosts does.
+    const id = await ok("create", "--add-host", "hostside.test:host-gateway", "busybox");
+    expect(await ok("inspect", "-f", "{{json .HostConfig.ExtraHosts}}", id)).toBe('["hostside.test:host-gateway"]');
+    await ok("rm", id);
+  });
+
   it("refuses bad network flags with Docker's messages, creating nothing", async () => {
     const before = (await ok("ps", "-aq")).split("\n").filter(Boolean).length;
     const cases: [string[], string][] = [

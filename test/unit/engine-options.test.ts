@@ -54,6 +54,7 @@ describe("flag values", () => {
     expect(parseAddHost("db:10.0.0.1")).toEqual({ host: "db", ip: "10.0.0.1" });
     expect(parseAddHost("v6:::1")).toEqual({ host: "v6", ip: "::1" });
     expect(parseAddHost("v6:[fe80::1]")).toEqual({ host: "v6", ip: "fe80::1" });
+    expect(parseAddHost("host.docker.internal:host-gateway")).toEqual({ host: "host.docker.internal", ip: "host-gateway" });
     expect(() => parseAddHost("db:notanip")).toThrow('invalid IP address in add-host: "notanip"');
     expect(() => parseAddHost("nocolon")).toThrow("bad format for add-host");
     expect(parseSize("64m", "--shm-size")).toBe(64 * 1024 * 1024);

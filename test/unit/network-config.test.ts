@@ -10,7 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Networks, type NetKernel } from "../../src/network/index.js";
-import { NetworkConfig, type NetworkFlags } from "../../src/engine/network-config.js";
+import { NetworkConfig, resolveHostGateway, type NetworkFlags } from "../../src/engine/network-config.js";
 import type { Spec } from "../../src/runtime/spec.js";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tsrun-netcfg-unit-"));
@@ -115,6 +115,23 @@ describe("NetworkConfig", () => {
     fs.writeFileSync(path.join(root, "daemon.json"), JSON.stringify({ dns: ["127.0.0.1"], "dns-opts": ["timeout:1"] }));
     const d = await parse({ dnsSearch: ["."] });
     expect(d.resolvConf(root)).toBe("nameserver 127.0.0.1\noptions timeout:1\n");
+  });
+
+  it("makes host-gateway the default bridge's gateway, or daemon.json's host-gateway-ip", async () => {
+    const hosts = [{ host: "db", ip: "10.0.0.1" }, { host: "host.docker.internal", ip: "host-gateway" }];
+    const noGateway = async (): Promise<string> => {
+      throw new Error("the gateway was asked for");
+    };
+    const plain = path.join(tmp, "plain-root");
+    fs.mkdirSync(plain, { recursive: true });
+    expect(await resolveHostGateway(hosts.slice(0, 1), plain, noGateway)).toEqual(hosts.slice(0, 1));
+    const gateway = await nets.hostGateway();
+    expect(gateway).toBe(nets.resolve("bridge").IPAM.Config[0]!.Gateway);
+    expect(await resolveHostGateway(hosts, plain, () => nets.hostGateway())).toEqual([hosts[0], { host: "host.docker.internal", ip: gateway }]);
+    fs.writeFileSync(path.join(plain, "daemon.json"), JSON.stringify({ "host-gateway-ip": "192.0.2.7" }));
+    expect((await resolveHostGateway(hosts, plain, noGateway))[1]).toEqual({ host: "host.docker.internal", ip: "192.0.2.7" });
+    fs.writeFileSync(path.join(plain, "daemon.json"), JSON.stringify({ "host-gateway-ip": "nope" }));
+    await expect(resolveHostGateway(hosts, plain, noGateway)).rejects.toThrow('invalid host-gateway-ip: "nope"');
   });
 
   it("gives host and container:X modes no network namespace or sysctls of their own", async () => {
