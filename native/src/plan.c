@@ -268,7 +268,9 @@ static int fill(struct plan *p, struct rec *r) {
       m->propagation = u64;
       m->data = f[6];
       if (parse_bool(f[7], &m->idmap, "mount.idmap") < 0) return -1;
+      m->source_ns = f[8];
       if (m->target[0] != '/') return bad("Mount target \"%s\" is not absolute", m->target);
+      if (m->source_ns[0] && (!m->bind || m->source[0] != '/')) return bad("Mount source namespace \"%s\" needs a bind of an absolute path", m->source_ns);
       break;
     }
     case TS_REC_DEVICE: p->devices[p->n_devices++] = (struct device_plan){f[0], f[1]}; break;

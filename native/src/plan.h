@@ -28,6 +28,7 @@ struct mount_plan {
   const char *source, *target, *fstype, *data;
   unsigned long flags, propagation;
   bool idmap;
+  const char *source_ns; /* "" or a mount namespace file: source is a path there */
 };
 
 struct device_plan {

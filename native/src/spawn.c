@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -114,9 +115,10 @@ static int write_map(pid_t pid, const char *file, const struct idmap_line *m, si
 
 /* A detached copy of path's mount (open_tree), idmapped with the init's user namespace when
  * userns >= 0. Detached: it appears in no mount table until the init attaches it. */
-static int clone_tree(const char *path, bool recursive, int userns) {
+static int clone_tree_at(int dirfd, const char *path, bool recursive, int userns) {
   unsigned rec = recursive ? AT_RECURSIVE : 0;
-  int fd = open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec);
+  int fd = dirfd >= 0 ? open_tree(dirfd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | rec)
+                      : open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec);
   if (fd < 0) return ts_fail_errno(TS_STEP_OPEN_TREE, path);
   if (userns >= 0) {
     struct mount_attr a = {.attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns};
@@ -126,6 +128,43 @@ static int clone_tree(const char *path, bool recursive, int userns) {
       return ts_fail(TS_STEP_MOUNT_SETATTR, e, path, "MOUNT_ATTR_IDMAP");
     }
   }
+  return fd;
+}
+
+static int clone_tree(const char *path, bool recursive, int userns) {
+  return clone_tree_at(-1, path, recursive, userns);
+}
+
+/* A clone of path as the mount namespace nsfile sees it (a joined container's /dev/shm): the
+ * kernel clones only mounts of the caller's namespace, so the monitor enters that one for the
+ * open_tree and comes back. setns moves its root and working directory (the state directory
+ * its records are written in): both are taken back. The path is resolved with no symlink and
+ * no magic link, so that one made by whoever runs in that namespace leads nowhere else. */
+static int clone_tree_in(const char *nsfile, const char *path, bool recursive, int userns) {
+  int own = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC), cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  int ns = open(nsfile, O_RDONLY | O_CLOEXEC), fd = -1, at = -1;
+  if (own < 0 || cwd < 0 || ns < 0) {
+    ts_fail_errno(TS_STEP_OPEN_TREE, ns < 0 && own >= 0 && cwd >= 0 ? nsfile : "/proc/self/ns/mnt");
+    goto out;
+  }
+  if (setns(ns, CLONE_NEWNS) < 0) {
+    ts_fail_errno(TS_STEP_SETNS, nsfile);
+    goto out;
+  }
+  struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
+  at = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how);
+  if (at < 0) ts_fail_errno(TS_STEP_OPEN_TREE, path);
+  else fd = clone_tree_at(at, path, recursive, userns);
+  /* Staying in that namespace is not an option: the monitor would write its records there. */
+  if (setns(own, CLONE_NEWNS) < 0 || fchdir(cwd) < 0) {
+    ts_fail_errno(TS_STEP_SETNS, "/proc/self/ns/mnt");
+    _exit(1);
+  }
+out:
+  if (at >= 0) close(at);
+  if (own >= 0) close(own);
+  if (cwd >= 0) close(cwd);
+  if (ns >= 0) close(ns);
   return fd;
 }
 
@@ -157,7 +196,11 @@ static int send_clones(const struct plan *p, struct spawned *s) {
   }
   for (size_t i = 0; i < p->n_mounts; i++) {
     const struct mount_plan *m = &p->mounts[i];
-    if (m->bind && (fds[k++] = clone_tree(m->source, (m->flags & MS_REC) != 0, m->idmap ? userns : -1)) < 0) goto out;
+    if (!m->bind) continue;
+    bool recursive = (m->flags & MS_REC) != 0;
+    int ns = m->idmap ? userns : -1;
+    fds[k++] = m->source_ns[0] ? clone_tree_in(m->source_ns, m->source, recursive, ns) : clone_tree(m->source, recursive, ns);
+    if (fds[k - 1] < 0) goto out;
   }
   for (size_t i = 0; i < p->n_devices; i++)
     if ((fds[k++] = clone_tree(p->devices[i].host, false, -1)) < 0) goto out;

@@ -43,8 +43,9 @@ static struct tbuf make(void (*extra)(struct tbuf *, int *)) {
   REC(&b, TS_REC_ROOTFS_OVERLAY, "/u", "1", "0");
   REC(&b, TS_REC_ROOTFS_LOWER, "/l1");
   REC(&b, TS_REC_ROOTFS_LOWER, "/l0");
-  REC(&b, TS_REC_MOUNT, "fs", "proc", "/proc", "proc", "14", "0", "", "0");
-  REC(&b, TS_REC_MOUNT, "bind", "/h", "/data", "", "20481", "0", "", "1");
+  REC(&b, TS_REC_MOUNT, "fs", "proc", "/proc", "proc", "14", "0", "", "0", "");
+  REC(&b, TS_REC_MOUNT, "bind", "/h", "/data", "", "20481", "0", "", "1", "");
+  REC(&b, TS_REC_MOUNT, "bind", "/dev/shm", "/dev/shm", "", "20481", "0", "", "0", "/proc/7/ns/mnt");
   REC(&b, TS_REC_ARGS, "sh", "-c", "echo hi");
   REC(&b, TS_REC_ENV, "PATH=/bin", "A=");
   REC(&b, TS_REC_CWD, "/");
@@ -89,7 +90,9 @@ static void test_valid(void) {
   CHECK(p.rootfs == ROOTFS_OVERLAY && p.rootfs_idmap && !p.rootfs_readonly);
   CHECK(p.n_lowers == 2);
   CHECK_STR(p.lowers[1], "/l0");
-  CHECK(p.n_mounts == 2 && !p.mounts[0].bind && p.mounts[1].bind && p.mounts[1].idmap && p.mounts[1].flags == 20481);
+  CHECK(p.n_mounts == 3 && !p.mounts[0].bind && p.mounts[1].bind && p.mounts[1].idmap && p.mounts[1].flags == 20481);
+  CHECK_STR(p.mounts[1].source_ns, "");
+  CHECK_STR(p.mounts[2].source_ns, "/proc/7/ns/mnt");
   CHECK_STR(p.args[2], "echo hi");
   CHECK(p.args[3] == NULL);
   CHECK_STR(p.env[1], "A=");
@@ -157,7 +160,12 @@ static void join_and_create(struct tbuf *b, int *n) {
 }
 static void relative_target(struct tbuf *b, int *n) {
   int count = 0;
-  REC(b, TS_REC_MOUNT, "fs", "tmpfs", "tmp", "tmpfs", "0", "0", "", "0");
+  REC(b, TS_REC_MOUNT, "fs", "tmpfs", "tmp", "tmpfs", "0", "0", "", "0", "");
+  *n += count;
+}
+static void ns_of_fs(struct tbuf *b, int *n) {
+  int count = 0;
+  REC(b, TS_REC_MOUNT, "fs", "tmpfs", "/tmp", "tmpfs", "0", "0", "", "0", "/proc/7/ns/mnt");
   *n += count;
 }
 static void no_nul(struct tbuf *b, int *n) {
@@ -241,6 +249,7 @@ static void test_malformed(void) {
   b = make(unknown_type), expect_error(&b, "Unknown record type 999"), tbuf_free(&b);
   b = make(join_and_create), expect_error(&b, "both joined and created"), tbuf_free(&b);
   b = make(relative_target), expect_error(&b, "not absolute"), tbuf_free(&b);
+  b = make(ns_of_fs), expect_error(&b, "needs a bind of an absolute path"), tbuf_free(&b);
   b = make(no_nul), expect_error(&b, "without its NUL"), tbuf_free(&b);
   b = make(bad_bool), expect_error(&b, ""), tbuf_free(&b);
 

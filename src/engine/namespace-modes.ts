@@ -109,7 +109,10 @@ export function applyJoins(spec: Spec, joins: { pid?: Donor; ipc?: Donor; net?: 
   };
   const donors = [joins.pid, joins.ipc, joins.net].filter((d): d is Donor => d !== undefined);
   if (joins.pid) set("pid", `/proc/${joins.pid.pid}/ns/pid`);
-  if (joins.ipc) set("ipc", `/proc/${joins.ipc.pid}/ns/ipc`);
+  if (joins.ipc) {
+    set("ipc", `/proc/${joins.ipc.pid}/ns/ipc`);
+    shareShm(spec, joins.ipc.pid);
+  }
   if (joins.net) set("network", `/proc/${joins.net.pid}/ns/net`);
   const userDonor = donors.find((d) => d.rec.Tsrun.idRange);
   if (userDonor && namespaces.some((n) => n.type === "user")) {
@@ -117,6 +120,17 @@ export function applyJoins(spec: Spec, joins: { pid?: Donor; ipc?: Donor; net?: 
     delete linux.uidMappings;
     delete linux.gidMappings;
   }
+}
+
+/**
+ * POSIX shared memory lives in /dev/shm: a container in X's IPC namespace sees X's, as with
+ * Docker (through X's PID 1, the planner clones it in X's mount namespace).
+ */
+function shareShm(spec: Spec, donorPid: number): void {
+  const mounts = spec.mounts ?? [];
+  const at = mounts.findIndex((m) => m.destination === "/dev/shm");
+  if (at < 0) return;
+  mounts[at] = { destination: "/dev/shm", type: "bind", source: `/proc/${donorPid}/root/dev/shm`, options: ["rbind", "rprivate", "nosuid", "nodev", "noexec"] };
 }
 
 /** Docker's checks on a container whose namespace is to be joined. */

@@ -68,7 +68,7 @@ export function planRecords(plan: Plan): PlanRecord[] {
   for (const mt of plan.mounts) {
     if (!mt.target.startsWith("/")) throw invalidArgument(`Mount target "${mt.target}" is not absolute`);
     add(Rec.MOUNT, "mounts", mt.kind, mt.source, mt.target, mt.fstype, unsigned("mount.flags", mt.flags),
-      unsigned("mount.propagation", mt.propagation), mt.data, mt.idmap);
+      unsigned("mount.propagation", mt.propagation), mt.data, mt.idmap, mt.sourceNs ?? "");
   }
   for (const d of plan.devices) add(Rec.DEVICE, "devices", d.hostPath, d.target);
   for (const s of plan.symlinks) add(Rec.SYMLINK, "symlinks", s.target, s.linkPath);

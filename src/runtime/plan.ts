@@ -57,6 +57,12 @@ export interface MountPlan {
   /** fs-specific data ("mode=755,size=65536k"). */
   data: string;
   idmap: boolean;
+  /**
+   * A bind whose source is a path in another mount namespace (this file, `/proc/<pid>/ns/mnt`),
+   * e.g. a joined IPC namespace's /dev/shm: the kernel clones only mounts of the caller's
+   * namespace, so the monitor enters that one for the clone.
+   */
+  sourceNs?: string;
 }
 
 export interface Capabilities {

@@ -129,6 +129,17 @@ function rootPropagation(value: string | undefined): number {
   return flags;
 }
 
+/**
+ * A source under `/proc/<pid>/root/` names a path of that process's mount namespace (a
+ * joined container's /dev/shm): planned as that path there, since open_tree cannot clone a
+ * mount of another namespace through the magic link.
+ */
+function inItsNamespace(source: string): { source: string; sourceNs?: string } {
+  const m = /^\/proc\/([1-9][0-9]*)\/root(\/.*)?$/.exec(source);
+  if (!m) return { source };
+  return { source: m[2] ?? "/", sourceNs: `/proc/${m[1]}/ns/mnt` };
+}
+
 function planMount(
   m: Mount,
   ctx: PlanContext,
@@ -148,10 +159,11 @@ function planMount(
 
   if (bind) {
     if (!m.source) throw invalidArgument(`Bind mount on "${target}" has no source`);
+    const source = path.resolve(ctx.bundle, m.source);
     return [
       {
         kind: "bind",
-        source: path.resolve(ctx.bundle, m.source),
+        ...inItsNamespace(source),
         target,
         fstype: "",
         flags: o.flags | MS.BIND,

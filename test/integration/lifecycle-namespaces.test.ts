@@ -18,7 +18,7 @@ describe.skipIf(!isRoot)("shared namespaces and --init", () => {
     root = new TestRoot();
     root.loadBusybox();
     // The donor: a shareable IPC namespace holding a message queue, and a recognisable process.
-    const r = await root.run(["run", "-d", "--name", "donor", "--ipc", "shareable", "busybox", "sh", "-c", "touch /dev/mqueue/donorq; exec sleep 1234"]);
+    const r = await root.run(["run", "-d", "--name", "donor", "--ipc", "shareable", "busybox", "sh", "-c", "touch /dev/mqueue/donorq; echo from-donor > /dev/shm/donorshm; exec sleep 1234"]);
     if (r.code !== 0) throw new Error(`donor: ${r.stderr}`);
     await eventually("the donor's queue", async () => {
       const ls = await root.run(["run", "--rm", "--ipc", "container:donor", "busybox", "ls", "/dev/mqueue"]);
@@ -47,6 +47,15 @@ describe.skipIf(!isRoot)("shared namespaces and --init", () => {
     const [queue, ns] = r.stdout.trim().split("\n");
     expect(queue).toBe("donorq");
     expect(ns).toBe(fs.readlinkSync(`/proc/${pidOf(root, await idOf(root, "donor"))}/ns/ipc`));
+  });
+
+  it("--ipc container:X shares X's /dev/shm (POSIX shared memory), both ways", async () => {
+    const r = await inside(["--ipc", "container:donor"], "cat /dev/shm/donorshm; echo from-joiner > /dev/shm/joinershm");
+    expect(r).toMatchObject({ code: 0, stdout: "from-donor\n", stderr: "" });
+    const donorPid = pidOf(root, await idOf(root, "donor"));
+    expect(fs.readFileSync(`/proc/${donorPid}/root/dev/shm/joinershm`, "utf8")).toBe("from-joiner\n");
+    // A container with its own IPC namespace has its own, empty /dev/shm.
+    expect((await inside([], "ls /dev/shm")).stdout).toBe("");
   });
 
   it("keeps private IPC namespaces private and refuses to join them", async () => {

@@ -201,6 +201,20 @@ describe("planFromSpec: variations", () => {
     expect(t).toMatchObject({ kind: "fs", source: "tmpfs", flags: 0, data: "mode=1777", propagation: MS.UNBINDABLE });
   });
 
+  it("plans a source under /proc/PID/root/ as that path in PID's mount namespace", () => {
+    const spec = dockerSpec();
+    spec.mounts = [
+      { destination: "/dev/shm", type: "bind", source: "/proc/4242/root/dev/shm", options: ["rbind"] },
+      { destination: "/whole", type: "bind", source: "/proc/4242/root", options: ["rbind"] },
+      { destination: "/self", type: "bind", source: "/proc/self/root/etc", options: ["rbind"] },
+    ];
+    const [shm, whole, self] = planFromSpec(spec, ctx()).mounts;
+    expect(shm).toMatchObject({ kind: "bind", source: "/dev/shm", sourceNs: "/proc/4242/ns/mnt" });
+    expect(whole).toMatchObject({ source: "/", sourceNs: "/proc/4242/ns/mnt" });
+    expect(self!.source).toBe("/proc/self/root/etc");
+    expect(self!.sourceNs).toBeUndefined();
+  });
+
   it("binds the container's own cgroup dirs when there is no cgroup namespace", () => {
     const spec = dockerSpec();
     spec.linux!.namespaces = spec.linux!.namespaces!.filter((n) => n.type !== "cgroup");
