@@ -91,11 +91,12 @@ describe.skipIf(!isRoot)("tsrun network", () => {
   });
 
   it("refuses what Docker refuses, in Docker's words", async () => {
-    await tsrun("create", "--subnet", "10.233.0.0/16", "taken");
+    // Subnets are machine-wide: this one overlaps no other test file's, which run alongside.
+    expect((await tsrun("create", "--subnet", "10.238.0.0/16", "taken")).code).toBe(0);
     const cases: [string[], number, string][] = [
       [["create", "taken"], 1, "Error response from daemon: network with name taken already exists\n"],
       [["create", "bridge"], 1, "Error response from daemon: network with name bridge already exists\n"],
-      [["create", "--subnet", "10.233.7.0/24", "overlap"], 1, "Error response from daemon: invalid pool request: Pool overlaps with other one on this address space\n"],
+      [["create", "--subnet", "10.238.7.0/24", "overlap"], 1, "Error response from daemon: invalid pool request: Pool overlaps with other one on this address space\n"],
       [["create", "--subnet", "10.0.0/8", "bad"], 1, "Error response from daemon: invalid CIDR address: 10.0.0/8\n"],
       [["create", "--subnet", "10.234.0.0/16", "--gateway", "10.235.0.1", "bad"], 1, "Error response from daemon: no matching subnet for gateway 10.235.0.1\n"],
       [["create", "-d", "overlay", "bad"], 1, 'Error response from daemon: plugin "overlay" not found\n'],
