@@ -1,19 +1,37 @@
 /**
- * Starting and stopping a container's port proxy (port-proxy.ts): started detached (its own
- * session, stdio on /dev/null but for the one line it reports on), found again through the
- * pid file it writes before it binds anything, stopped by pid and start time only.
+ * Starting and stopping a container's port proxy, native/build/tsrun-proxy (the protocol is
+ * written down in native/src/proxy-main.c): started detached (its own session, stdio on
+ * /dev/null but for the one line it reports on), found again through the pid file it writes
+ * before it binds anything, stopped by pid and start time only. It exits by itself when the
+ * container's PID 1 does.
  */
 import { spawn } from "node:child_process";
 import fs from "node:fs";
-import path from "node:path";
 import { systemError } from "../common/errors.js";
 import { readJsonIfExists } from "../common/fsutil.js";
 import { logger } from "../common/log.js";
-import { packageRoot } from "../common/paths.js";
+import { nativeBinary } from "../common/paths.js";
 import { isAlive, signalProcess, type ProcessIdentity } from "../linux/process-identity.js";
-import type { ProxyConfig } from "./port-proxy.js";
 
 const log = logger("network");
+
+export interface ProxyBinding {
+  proto: "tcp" | "udp";
+  hostIp: string;
+  hostPort: number;
+  targetIp: string;
+  targetPort: number;
+}
+
+export interface ProxyConfig {
+  containerId: string;
+  /** The container's PID 1: the proxy lives as long as it. */
+  owner: ProcessIdentity;
+  pidFile: string;
+  bindings: ProxyBinding[];
+  /** How long a UDP flow lives without a datagram (default: docker-proxy's 90 s). */
+  udpIdleMs?: number;
+}
 
 /** A binding the proxy could not take: its index in the config and the errno code. */
 export class ProxyBindError extends Error {
@@ -25,19 +43,28 @@ export class ProxyBindError extends Error {
   }
 }
 
-/** The proxy's script: tsc's output beside this module's, wherever tsrun runs from. */
-export function proxyScript(): string {
-  return path.join(packageRoot(), "dist", "network", "port-proxy.js");
+export function proxyBinary(): string {
+  return nativeBinary("tsrun-proxy");
+}
+
+/**
+ * The proxy's command line. It relays to one address, the container's: a config whose
+ * bindings name several is refused here rather than half served.
+ */
+export function proxyArgs(cfg: ProxyConfig): string[] {
+  const target = cfg.bindings[0]?.targetIp;
+  if (target === undefined) throw new Error("port proxy: no binding to serve");
+  const other = cfg.bindings.find((b) => b.targetIp !== target);
+  if (other) throw new Error(`port proxy: bindings target both "${target}" and "${other.targetIp}"`);
+  const args = ["--pid-file", cfg.pidFile, "--owner", `${cfg.owner.pid}:${cfg.owner.startTime}`, "--target", target];
+  if (cfg.udpIdleMs !== undefined) args.push("--udp-idle-ms", String(cfg.udpIdleMs));
+  return [...args, ...cfg.bindings.map((b) => `${b.proto},${b.hostIp},${b.hostPort},${b.targetPort}`)];
 }
 
 /** Starts the proxy and waits until it holds every port (or says which one it could not take). */
 export async function startPortProxy(cfg: ProxyConfig): Promise<void> {
   const t0 = performance.now();
-  const child = spawn(process.execPath, [proxyScript(), JSON.stringify(cfg)], {
-    detached: true,
-    cwd: "/",
-    stdio: ["ignore", "pipe", "ignore"],
-  });
+  const child = spawn(proxyBinary(), proxyArgs(cfg), { detached: true, cwd: "/", stdio: ["ignore", "pipe", "ignore"] });
   const line = await new Promise<string>((resolve, reject) => {
     let text = "";
     child.stdout!.on("data", (d: Buffer) => {
@@ -45,7 +72,7 @@ export async function startPortProxy(cfg: ProxyConfig): Promise<void> {
       const nl = text.indexOf("\n");
       if (nl >= 0) resolve(text.slice(0, nl));
     });
-    child.once("error", (e) => reject(systemError(`Cannot start the port proxy "${proxyScript()}": ${e.message}`, e)));
+    child.once("error", (e) => reject(systemError(`Cannot start the port proxy "${proxyBinary()}": ${e.message}`, e)));
     child.once("exit", (code, signal) => resolve(text || `{"error":{"index":-1,"code":"exited ${signal ?? code}"}}`));
   });
   child.stdout!.destroy();

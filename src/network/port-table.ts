@@ -4,7 +4,7 @@
  * the root, the container and its PID 1 (pid + start time). A lease held by a live PID 1
  * makes another container's request for the port fail with Docker's "port is already
  * allocated"; a lease whose PID 1 is dead is a leftover, collected by the next claim or by
- * repair. The socket itself is held by the container's port proxy (port-proxy.ts): this
+ * repair. The socket itself is held by the container's port proxy (native/src/proxy-*.c): this
  * table is what tells tsrun's own containers apart from other processes.
  *
  * Claims and removals run under the table's owner-identity lock: whether 0.0.0.0:80 is free

@@ -3,8 +3,9 @@
  * if a later one fails, each leftover recognisable after a kill -9:
  *   1. host ports leased in the machine-wide table (port-table.ts), owned by the container's
  *      PID 1: another container's port is "already allocated";
- *   2. the port proxy started (port-proxy.ts): it writes its pid file first, then binds every
- *      port; a port another process holds is "address already in use";
+ *   2. the port proxy started (native/build/tsrun-proxy, port-proxy-client.ts): it writes its
+ *      pid file first, then binds every port; a port another process holds is "address
+ *      already in use";
  *   3. the container's DNAT table (port-rules.ts).
  * Everything dies with the PID 1 that owns it: leases of a dead PID 1 are collected, the
  * proxy exits by itself, and repair deletes DNAT tables no live lease accounts for.
@@ -41,6 +42,7 @@ const ERRNO_TEXT: Record<string, string> = {
   EADDRINUSE: "address already in use",
   EADDRNOTAVAIL: "cannot assign requested address",
   EACCES: "permission denied",
+  ESRCH: "the container has exited",
 };
 
 /** The host has IPv6 (Docker then publishes "all addresses" on [::] too). */

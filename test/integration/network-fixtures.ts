@@ -140,7 +140,7 @@ export function proxiesOf(root: TestRoot): number[] {
   for (const p of fs.readdirSync("/proc").filter((n) => /^\d+$/.test(n))) {
     try {
       const cmd = fs.readFileSync(`/proc/${p}/cmdline`, "utf8");
-      if (cmd.includes("port-proxy.js") && cmd.includes(root.dir)) pids.push(Number(p));
+      if (cmd.split("\0")[0]!.endsWith("/tsrun-proxy") && cmd.includes(root.dir)) pids.push(Number(p));
     } catch {
       // gone
     }

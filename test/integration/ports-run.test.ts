@@ -137,6 +137,17 @@ describe.skipIf(!isRoot)("published ports", () => {
     expect(await traces([])).toEqual(nothing);
   });
 
+  it("serves many clients at once, over 127.0.0.1 and [::1], through one proxy", async () => {
+    const port = await freePort();
+    await ok("run", "-d", "--name", "busy-web", "-p", `${port}:80`, ...httpd("many"));
+    await listening(root, "busy-web", 80);
+    const answers = await Promise.all(Array.from({ length: 120 }, (_, i) => get(i % 2 ? "::1" : "127.0.0.1", port)));
+    expect(answers.filter((a) => a !== "many\n")).toEqual([]);
+    expect(proxiesOf(root)).toHaveLength(1);
+    await ok("rm", "-f", "busy-web");
+    expect(await traces([])).toEqual(nothing);
+  });
+
   it("publishes port ranges, and a port on an IPv6 host address only", async () => {
     const base = await freePort(2);
     const v6 = await freePort();

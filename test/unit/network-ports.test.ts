@@ -1,8 +1,8 @@
 /**
  * Published ports without root: the `-p`/`--expose` grammar (go-connections' rules and
  * messages), the machine-wide host-port table (conflicts, sequential free ports, collection
- * of dead owners, all-or-nothing claims) in a temp dir, the DNAT table's nft text, and the
- * `port` / ps PORTS output (docker/cli's formatter cases).
+ * of dead owners, all-or-nothing claims) in a temp dir, the DNAT table's nft text, the
+ * `port` / ps PORTS output (docker/cli's formatter cases) and the port proxy's command line.
  */
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -13,6 +13,7 @@ import { parseExpose, parsePublish, parsePublishList } from "../../src/network/p
 import { PortTable, type PortRequest } from "../../src/network/port-table.js";
 import { needsDnat, portTableScript } from "../../src/network/port-rules.js";
 import { portRequests } from "../../src/network/ports.js";
+import { proxyArgs } from "../../src/network/port-proxy-client.js";
 import { displayablePorts, naturalCompare, portLines } from "../../src/cli/commands/port.js";
 import { processStartTime, type ProcessIdentity } from "../../src/linux/process-identity.js";
 
@@ -198,5 +199,32 @@ describe("port and ps PORTS output", () => {
     expect(() => portLines(ports, "web", "443")).toThrow("Error: No public port '443' published for web");
     expect(() => portLines(ports, "web", "80/udp")).toThrow("Error: No public port '80/udp' published for web");
     expect(naturalCompare("a10", "a9")).toBeGreaterThan(0);
+  });
+});
+
+describe("the port proxy's command line", () => {
+  const base = { containerId: "c".repeat(64), owner: { pid: 42, startTime: 7 }, pidFile: "/r/containers/c/port-proxy.json" };
+  const to = (proto: "tcp" | "udp", hostIp: string, hostPort: number, targetPort: number, targetIp = "10.0.0.2") => ({ proto, hostIp, hostPort, targetIp, targetPort });
+
+  it("names one target, the owner by pid and start time, and each binding in order", () => {
+    expect(proxyArgs({ ...base, bindings: [to("tcp", "0.0.0.0", 8080, 80), to("tcp", "::", 8080, 80), to("udp", "::1", 53, 5300)] })).toEqual([
+      "--pid-file",
+      "/r/containers/c/port-proxy.json",
+      "--owner",
+      "42:7",
+      "--target",
+      "10.0.0.2",
+      "tcp,0.0.0.0,8080,80",
+      "tcp,::,8080,80",
+      "udp,::1,53,5300",
+    ]);
+    expect(proxyArgs({ ...base, udpIdleMs: 500, bindings: [to("udp", "127.0.0.1", 53, 53)] })).toContain("--udp-idle-ms");
+  });
+
+  it("refuses bindings that would send traffic to two addresses, or none", () => {
+    expect(() => proxyArgs({ ...base, bindings: [to("tcp", "0.0.0.0", 1, 1), to("tcp", "0.0.0.0", 2, 2, "10.0.0.3")] })).toThrow(
+      'port proxy: bindings target both "10.0.0.2" and "10.0.0.3"',
+    );
+    expect(() => proxyArgs({ ...base, bindings: [] })).toThrow("port proxy: no binding to serve");
   });
 });
