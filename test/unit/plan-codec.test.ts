@@ -79,8 +79,15 @@ describe("encodePlan", () => {
     expect(find(Rec.TERMINAL)).toEqual([["24", "80"]]);
     expect(find(Rec.NO_NEW_PRIVS)).toEqual([[]]);
     expect(find(Rec.STDIN)).toEqual([[]]);
-    expect(find(Rec.MOUNT)).toEqual([["fs", "proc", "/proc", "proc", "14", "0", "", "0"]]);
+    expect(find(Rec.MOUNT)).toEqual([["fs", "proc", "/proc", "proc", "14", "0", "", "0", ""]]);
     expect(find(Rec.NS_NEW)).toEqual([["user"], ["mnt"], ["pid"]]);
+  });
+
+  it("encodes a bind's source mount namespace last, empty for the host's", () => {
+    const p = basePlan();
+    p.mounts.push({ kind: "bind", source: "/dev/shm", target: "/dev/shm", fstype: "", flags: 4096, propagation: 0, data: "", idmap: false, sourceNs: "/proc/42/ns/mnt" });
+    const mounts = planRecords(p).filter((r) => r.type === Rec.MOUNT).map((r) => r.fields.at(-1));
+    expect(mounts).toEqual(["", "/proc/42/ns/mnt"]);
   });
 
   it("encodes the restart policy as one RESTART record, the command last", () => {
