@@ -3,7 +3,8 @@
 // equivalent bundle, podman (crun), `node -e 0` (the floor any Node CLI pays) and `unshare …
 // true` (the kernel's floor). Prints each median and the ratios. Two pairs are compared:
 // without a network (tsrun and podman with --network none) and on each one's default bridge
-// (issue 5: tsrun's default bridge against podman's netavark bridge).
+// (issue 5: tsrun's default bridge against podman's netavark bridge), and on that bridge with
+// a port published on 127.0.0.1 (tsrun's C port proxy and DNAT against podman's).
 //
 //   npm run bench [-- --runs N]
 //
@@ -13,6 +14,7 @@
 // podman runs in here (created for the benchmark, deleted after it).
 import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 
@@ -65,11 +67,22 @@ try {
   // remount /sys and hide the cgroup hierarchies.
   const podmanNetns = `tsrun-bench-podman-${process.pid}`;
   execFileSync("ip", ["netns", "add", podmanNetns]);
+  // Its loopback up, for the run that publishes a port on 127.0.0.1 there.
+  execFileSync("ip", ["-n", podmanNetns, "link", "set", "lo", "up"]);
   cleanups.unshift(() => spawnSync("ip", ["netns", "del", podmanNetns], { stdio: "ignore" }));
   // tsrun's default bridge (and its nft table, leases) go with its root.
   cleanups.unshift(() =>
     spawnSync(process.execPath, ["--input-type=module", "-e", `import { Networks } from ${JSON.stringify(path.join(repo, "dist", "network", "index.js"))}; await new Networks(${JSON.stringify(tsrunRoot)}).destroyAll();`], { stdio: "ignore" }),
   );
+
+  // A loopback port free now, for the runs that publish one (each run frees it on exit).
+  const port = await new Promise((resolve, reject) => {
+    const srv = net.createServer().once("error", reject);
+    srv.listen({ host: "127.0.0.1", port: 0 }, () => {
+      const p = srv.address().port;
+      srv.close(() => resolve(p));
+    });
+  });
 
   // crun refuses this host's hybrid cgroup layout unless cgroup2 is out of its sight.
   const hideUnified = "umount /sys/fs/cgroup/unified 2>/dev/null;";
@@ -77,10 +90,12 @@ try {
   const commands = {
     "tsrun run --rm": [process.execPath, cli, "--root", tsrunRoot, "run", "--rm", "--network", "none", "busybox", "true"],
     "tsrun run --rm (bridge)": [process.execPath, cli, "--root", tsrunRoot, "run", "--rm", "busybox", "true"],
+    "tsrun run --rm -p": [process.execPath, cli, "--root", tsrunRoot, "run", "--rm", "-p", `127.0.0.1:${port}:80`, "busybox", "true"],
     "crun run": ["unshare", "-m", "sh", "-c", `${hideUnified} exec crun --root ${work}/crun-state run -b ${bundle} bench-crun-$1`, "x"],
     "runc run": ["sh", "-c", `exec runc --root ${work}/runc-state run -b ${bundle} bench-runc-$1`, "x"],
     "podman run --rm": ["unshare", "-m", "sh", "-c", `${hideUnified} exec podman ${podman.join(" ")} run --rm --network none --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 busybox true`],
     "podman run --rm (bridge)": ["nsenter", `--net=/run/netns/${podmanNetns}`, "unshare", "-m", "sh", "-c", `${hideUnified} exec podman ${podman.join(" ")} run --rm --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 busybox true`],
+    "podman run --rm -p": ["nsenter", `--net=/run/netns/${podmanNetns}`, "unshare", "-m", "sh", "-c", `${hideUnified} exec podman ${podman.join(" ")} run --rm -p 127.0.0.1:${port}:80 --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 busybox true`],
     "node -e 0": [process.execPath, "-e", "0"],
     "unshare (kernel floor)": ["unshare", "--fork", "--pid", "--mount", "--uts", "--ipc", "--net", "true"],
   };
@@ -108,6 +123,7 @@ try {
   const tsrun = med["tsrun run --rm"];
   console.log(`tsrun / podman, no network:     ${(tsrun / med["podman run --rm"]).toFixed(2)}  (target <= 0.5)`);
   console.log(`tsrun / podman, default bridge: ${(med["tsrun run --rm (bridge)"] / med["podman run --rm (bridge)"]).toFixed(2)}  (target <= 0.5)`);
+  console.log(`tsrun / podman, bridge and -p:   ${(med["tsrun run --rm -p"] / med["podman run --rm -p"]).toFixed(2)}`);
   console.log(`the bridge costs tsrun ${(med["tsrun run --rm (bridge)"] - tsrun).toFixed(1)} ms, podman ${(med["podman run --rm (bridge)"] - med["podman run --rm"]).toFixed(1)} ms`);
   console.log(`tsrun - node -e 0:              ${(tsrun - med["node -e 0"]).toFixed(1)} ms; crun run: ${med["crun run"].toFixed(1)} ms (target: not above crun)`);
   console.log(`tsrun / crun: ${(tsrun / med["crun run"]).toFixed(2)}   tsrun / runc: ${(tsrun / med["runc run"]).toFixed(2)}`);
