@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Benchmark: `tsrun run --rm busybox true` side by side, in one run, with crun and runc on an
 // equivalent bundle, podman (crun), `node -e 0` (the floor any Node CLI pays) and `unshare …
-// true` (the kernel's floor). Prints each median and the ratios. Two pairs are compared:
+// true` (the kernel's floor). Prints each median and the ratios. Three pairs are compared:
 // without a network (tsrun and podman with --network none) and on each one's default bridge
 // (issue 5: tsrun's default bridge against podman's netavark bridge), and on that bridge with
 // a port published on 127.0.0.1 (tsrun's C port proxy and DNAT against podman's).
