@@ -66,6 +66,7 @@ struct mon {
   char started_at[40], finished_at[40];
   uint64_t started_ms, exited_ms; /* monotonic, for the uptime a restart decision needs */
   bool stopped;                   /* STOP received: this exit is wanted, no restart */
+  uint64_t kill_due;              /* monotonic: a STOP's SIGKILL if PID 1 still runs then (0: none) */
   bool restart_pending;           /* waiting out the back-off (state RESTARTING) */
   uint64_t restart_due;           /* monotonic */
   char restart_at[40];            /* the same, RFC 3339, as in the `restarting` file */
@@ -385,12 +386,19 @@ static void on_hello(struct mon *m, struct client *c, struct rd *r) {
 }
 
 /* STOP: the exit that follows is wanted (no restart), the signal goes as with SIGNAL, and
- * a pending restart is cancelled. Acknowledged with the state after it. */
+ * a pending restart is cancelled. Acknowledged with the state after it. With a kill delay,
+ * the monitor sends SIGKILL itself if PID 1 still runs when it is over: the stop's timeout
+ * holds even when the client that asked for it is killed (as the daemon's does for Docker's). */
 static void on_stop(struct mon *m, struct client *c, struct rd *r) {
   uint32_t sig = rd_u32(r);
   if (r->err || sig >= 65) return send_error(c, "Malformed STOP");
+  uint32_t kill_after = r->n >= 4 ? rd_u32(r) : 0; /* optional: older clients send the signal only */
   m->stopped = true;
   if (sig && !m->exited) kill(m->s->pid, (int)sig);
+  if (kill_after && !m->exited) {
+    uint64_t due = now_ms() + kill_after;
+    if (!m->kill_due || due < m->kill_due) m->kill_due = due;
+  }
   cancel_restart(m);
   uint8_t state = (uint8_t)m->state;
   send_frame(c, TS_MSG_STOP_ACK, &state, 1);
@@ -572,7 +580,7 @@ static void dispatch(struct mon *m, struct epoll_event *ev) {
  * drain, of the clients' flush, of the restart back-off. Deadlines already passed wait for
  * something else (an owner to leave), so they are not returned again: no busy loop. */
 static uint64_t next_deadline(struct mon *m) {
-  if (!m->exited) return 0;
+  if (!m->exited) return m->kill_due;
   if (!m->finalized) return m->drain_deadline;
   uint64_t now = now_ms(), d = 0;
   if (m->flush_deadline > now) d = m->flush_deadline;
@@ -606,6 +614,11 @@ int monitor_run(const struct plan *p, struct spawned *s, int listen_fd, struct j
   interest(&m, m.sigfd, T_SIGNAL, EPOLLIN, &ev_sig);
   reap(&m); /* a SIGCHLD may have come before the signalfd existed */
   for (;;) {
+    if (!m.exited && m.kill_due && now_ms() >= m.kill_due) {
+      m.kill_due = 0;
+      diag(false, "Still running when the stop's timeout ran out: SIGKILL");
+      kill(s->pid, SIGKILL);
+    }
     int out = s->pty >= 0 ? s->pty : s->out;
     if (m.exited && !m.finalized && ((out < 0 && s->err < 0) || (now_ms() >= m.drain_deadline && !output_held_back(&m))))
       finalize(&m);

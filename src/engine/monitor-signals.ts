@@ -7,10 +7,11 @@ import type { Runtime } from "../runtime/index.js";
 import { MonitorConnection } from "../runtime/monitor-client.js";
 
 /**
- * Sends `signo` (0: none) to PID 1 through the monitor as a stop on purpose. False when the
- * monitor did not take it (gone, or already committed to its exit or restart command).
+ * Sends `signo` (0: none) to PID 1 through the monitor as a stop on purpose, and with
+ * `killAfterMs` has the monitor send SIGKILL if PID 1 outlives it. False when the monitor
+ * did not take it (gone, or already committed to its exit or restart command).
  */
-export async function stopOnPurpose(runtime: Runtime, id: string, signo: number): Promise<boolean> {
+export async function stopOnPurpose(runtime: Runtime, id: string, signo: number, killAfterMs?: number): Promise<boolean> {
   let conn: MonitorConnection;
   try {
     conn = await MonitorConnection.connect(runtime.stateDir(id), {});
@@ -18,7 +19,7 @@ export async function stopOnPurpose(runtime: Runtime, id: string, signo: number)
     return false;
   }
   try {
-    return (await conn.stop(signo)) !== undefined;
+    return (await conn.stop(signo, killAfterMs)) !== undefined;
   } finally {
     conn.close();
   }

@@ -50,10 +50,12 @@ export async function stopContainer(engine: Engine, ref: string, opts: StopOptio
       return undefined;
     }
     const signo = explicit ?? stopSignalOf(rec);
+    const timeoutS = opts.timeout ?? rec.Config.StopTimeout ?? DEFAULT_STOP_TIMEOUT_S;
     log.withId(id)(`stop: signal ${signo}`);
-    await signalOnPurpose(engine, id, signo, status.Paused);
+    // The monitor keeps the timeout too: a stop whose CLI is killed while it waits still ends.
+    await signalOnPurpose(engine, id, signo, status.Paused, timeoutS < 0 ? undefined : timeoutS * 1000);
     crashPoint("stop:after-signal");
-    return { pid: status.Pid, timeoutS: opts.timeout ?? rec.Config.StopTimeout ?? DEFAULT_STOP_TIMEOUT_S };
+    return { pid: status.Pid, timeoutS };
   });
   if (!sent) return;
   if (await waitForExit(engine, id, sent.timeoutS < 0 ? Infinity : sent.timeoutS * 1000)) return settleExit(engine, id);
@@ -127,9 +129,9 @@ export async function restartContainer(engine: Engine, ref: string, opts: StopOp
 }
 
 /** The signal as a stop on purpose; a frozen container is thawed so that it acts on it. */
-async function signalOnPurpose(engine: Engine, id: string, signo: number, paused: boolean): Promise<void> {
+async function signalOnPurpose(engine: Engine, id: string, signo: number, paused: boolean, killAfterMs?: number): Promise<void> {
   const runtime = await engine.runtime();
-  if (!(await stopOnPurpose(runtime, id, signo))) await runtime.kill(id, signo).catch(() => undefined);
+  if (!(await stopOnPurpose(runtime, id, signo, killAfterMs))) await runtime.kill(id, signo).catch(() => undefined);
   if (paused) await runtime.resume(id).catch(() => undefined);
 }
 

@@ -451,15 +451,18 @@ export class MonitorConnection extends EventEmitter<MonitorEvents> {
    * Resolves with the monitor's state once it has taken the STOP into account ("created" or
    * "running": signalled, its exit will not restart; "exited": exited, no restart pending),
    * or with undefined when the connection closed first (the monitor had already committed
-   * to its restart or exit command, or was gone). Never rejects.
+   * to its restart or exit command, or was gone). Never rejects. With `killAfterMs`, the
+   * monitor sends SIGKILL itself if PID 1 still runs that long after: the stop's timeout
+   * holds even if this process dies waiting (0 ms is sent as 1: on the wire 0 means none).
    */
-  stop(signo: number): Promise<MonitorState | undefined> {
+  stop(signo: number, killAfterMs?: number): Promise<MonitorState | undefined> {
     if (!Number.isInteger(signo) || signo < 0 || signo > 64) throw new RangeError(`Invalid signal number ${signo}`);
     return new Promise((resolve) => {
       if (this.closed) return resolve(undefined);
       this.stopWaiters.push(resolve);
-      const b = Buffer.alloc(4);
+      const b = Buffer.alloc(8);
       b.writeUInt32LE(signo, 0);
+      b.writeUInt32LE(killAfterMs === undefined ? 0 : Math.min(Math.max(Math.ceil(killAfterMs), 1), 0xffffffff), 4);
       this.send(Msg.STOP, b);
     });
   }

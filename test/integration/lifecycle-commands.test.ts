@@ -114,6 +114,16 @@ describe.skipIf(!isRoot)("lifecycle commands", () => {
     expect(await root.run(["stop", "stubborn"])).toMatchObject({ code: 0, stdout: "stubborn\n" });
   });
 
+  it("a stop whose CLI is killed while it waits still kills the container when the timeout runs out", async () => {
+    await root.run(["run", "-d", "--name", "orphaned-stop", "busybox", ...IGNORES_TERM]);
+    // SIGKILL of the stop CLI right after it signalled: its own escalation never happens.
+    const r = await root.run(["stop", "-t", "1", "orphaned-stop"], { env: { TSRUN_CRASH_AT: "stop:after-signal" } });
+    expect(r.signal).toBe("SIGKILL");
+    expect(await psStatus(root, "orphaned-stop")).toMatch(/^Up /);
+    // The monitor's SIGKILL, a second later; the exit is then recorded as the stop's.
+    await eventually("the monitor's SIGKILL", async () => (/^Exited \(137\) /.test(await psStatus(root, "orphaned-stop")) ? true : undefined), 10_000);
+  });
+
   it("stop uses --stop-signal and --stop-timeout", async () => {
     await root.run(["run", "-d", "--name", "usr1", "--stop-signal", "USR1", "--stop-timeout", "1", "busybox", "sh", "-c", "trap 'exit 42' USR1; trap '' TERM; while :; do sleep 0.1; done"]);
     expect((await root.run(["stop", "usr1"])).code).toBe(0);
