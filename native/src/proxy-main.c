@@ -93,14 +93,20 @@ static int parse_port(const char *s, uint16_t *out) {
   return 0;
 }
 
-/* "tcp,HOSTIP,HOSTPORT,CONTAINERPORT" against the target address. */
-static int parse_binding(char *arg, const char *target, struct binding *b) {
+/* "tcp,HOSTIP,HOSTPORT,CONTAINERPORT" against the target address. Split in a copy: argv
+ * is what `ps` shows of the proxy. */
+static int parse_binding(const char *spec, const char *target, struct binding *b) {
+  char *arg = strdup(spec);
+  if (!arg) return -1;
   char *proto = strtok(arg, ","), *ip = strtok(NULL, ","), *hport = strtok(NULL, ","), *cport = strtok(NULL, ",");
   uint16_t hp, cp;
-  if (!cport || strtok(NULL, ",") || parse_port(hport, &hp) < 0 || parse_port(cport, &cp) < 0) return -1;
-  if (strcmp(proto, "tcp") && strcmp(proto, "udp")) return -1;
-  b->udp = !strcmp(proto, "udp");
-  return px_parse_addr(ip, hp, &b->host) < 0 || px_parse_addr(target, cp, &b->target) < 0 ? -1 : 0;
+  int r = -1;
+  if (cport && !strtok(NULL, ",") && parse_port(hport, &hp) == 0 && parse_port(cport, &cp) == 0 && (!strcmp(proto, "tcp") || !strcmp(proto, "udp"))) {
+    b->udp = !strcmp(proto, "udp");
+    r = px_parse_addr(ip, hp, &b->host) < 0 || px_parse_addr(target, cp, &b->target) < 0 ? -1 : 0;
+  }
+  free(arg);
+  return r;
 }
 
 /* Exits the loop when the owner is gone or a stop signal comes. */

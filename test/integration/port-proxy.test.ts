@@ -261,6 +261,8 @@ describe("tsrun-proxy", () => {
     await new Promise((r) => own.once("spawn", r));
     const port = await freePort();
     const { pid, pidFile } = await proxy([tcp("127.0.0.1", port, 1)], { owner: { pid: own.pid!, startTime: processStartTime(own.pid!)! } });
+    // Its command line, as `ps` shows it, is what it was given.
+    expect(fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")).toContain(`tcp,127.0.0.1,${port},1`);
     const fds = fs.readdirSync(`/proc/${pid}/fd`).map((fd) => fs.readlinkSync(`/proc/${pid}/fd/${fd}`));
     expect(fds.filter((l) => l !== "/dev/null" && !/^(socket|anon_inode):/.test(l))).toEqual([]);
     own.kill("SIGKILL");
