@@ -127,14 +127,30 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-// process.exit is safe here: on Linux, writes to stdout/stderr pipes, files and terminals
-// are synchronous, so nothing written is lost; and a forgotten handle cannot keep us alive.
-main(process.argv).then(
-  (code) => process.exit(code),
-  (e: unknown) => {
-    report(e);
-    process.exit(125);
-  },
-);
+// A reader that went away (`tsrun logs web | head -1`) ends tsrun as SIGPIPE ends docker's
+// CLI: quietly, with 128+13, not with a stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code !== "EPIPE") throw e;
+    process.exit(128 + 13); // SIGPIPE
+  });
+}
+
+/**
+ * Exits once stdout and stderr have handed everything to the kernel: a pipe whose reader is
+ * slower than us takes writes asynchronously (only what fits is written at once), and
+ * process.exit would drop the rest. A forgotten handle cannot keep us alive either.
+ */
+async function exit(code: number): Promise<never> {
+  const drained = (s: NodeJS.WriteStream) =>
+    s.writableLength === 0 || s.destroyed ? undefined : new Promise<void>((resolve) => s.write("", () => resolve()));
+  await Promise.all([drained(process.stdout), drained(process.stderr)]);
+  process.exit(code);
+}
+
+main(process.argv).then(exit, (e: unknown) => {
+  report(e);
+  return exit(125);
+});
 
 export { ExitStatus };

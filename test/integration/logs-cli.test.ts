@@ -2,6 +2,7 @@
  * `tsrun logs` end to end: real containers writing to their json-file log, read back with
  * Docker's flags.
  */
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -51,6 +52,13 @@ describe.skipIf(!isRoot)("tsrun logs", () => {
     expect(tail.stdout.split("\n").slice(0, 3).map((l) => l.split(" ")[1])).toEqual(["99997", "99998", "99999"]);
     const all = await root.run(["logs", id], { timeoutMs: 60_000 });
     expect(all.stdout.split("\n")).toHaveLength(100_001);
+    // A reader slower than tsrun still gets everything (the pipe takes what is left after exit)…
+    const slow = spawnSync("bash", ["-c", `${root.commandLine(["logs", id])} | (sleep 1; wc -l)`], { encoding: "utf8" });
+    expect(slow.stdout.trim()).toBe("100000");
+    // …and one that goes away ends it quietly, as SIGPIPE ends docker's CLI.
+    const head = spawnSync("bash", ["-c", `${root.commandLine(["logs", id])} | head -1; echo "status \${PIPESTATUS[0]}"`], { encoding: "utf8" });
+    expect(head.stdout).toBe(`line 0 padding-padding-padding-padding-padding-pad\nstatus 141\n`);
+    expect(head.stderr).toBe("");
   });
 
   it("-t prefixes each line with its RFC 3339 time, nine fraction digits", async () => {
