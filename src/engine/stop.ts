@@ -27,6 +27,11 @@ const { SIGKILL, SIGTERM } = os.constants.signals;
 const DEFAULT_STOP_TIMEOUT_S = 10;
 /** After SIGKILL the process is gone within milliseconds; this is only a bound. */
 const KILL_WAIT_MS = 10_000;
+/**
+ * How much later than the CLI the monitor sends the stop's SIGKILL: the CLI's comes first
+ * while it lives; the monitor's is for a CLI killed while it waited.
+ */
+const MONITOR_KILL_GRACE_MS = 2_000;
 
 export function stopSignalOf(rec: ContainerRecord): number {
   return rec.Config.StopSignal ? parseStopSignal(rec.Config.StopSignal) : SIGTERM;
@@ -53,7 +58,7 @@ export async function stopContainer(engine: Engine, ref: string, opts: StopOptio
     const timeoutS = opts.timeout ?? rec.Config.StopTimeout ?? DEFAULT_STOP_TIMEOUT_S;
     log.withId(id)(`stop: signal ${signo}`);
     // The monitor keeps the timeout too: a stop whose CLI is killed while it waits still ends.
-    await signalOnPurpose(engine, id, signo, status.Paused, timeoutS < 0 ? undefined : timeoutS * 1000);
+    await signalOnPurpose(engine, id, signo, status.Paused, timeoutS < 0 ? undefined : timeoutS * 1000 + MONITOR_KILL_GRACE_MS);
     crashPoint("stop:after-signal");
     return { pid: status.Pid, timeoutS };
   });

@@ -120,7 +120,7 @@ describe.skipIf(!isRoot)("lifecycle commands", () => {
     const r = await root.run(["stop", "-t", "1", "orphaned-stop"], { env: { TSRUN_CRASH_AT: "stop:after-signal" } });
     expect(r.signal).toBe("SIGKILL");
     expect(await psStatus(root, "orphaned-stop")).toMatch(/^Up /);
-    // The monitor's SIGKILL, a second later; the exit is then recorded as the stop's.
+    // The monitor's SIGKILL, the timeout and its grace later; the exit is then recorded as the stop's.
     await eventually("the monitor's SIGKILL", async () => (/^Exited \(137\) /.test(await psStatus(root, "orphaned-stop")) ? true : undefined), 10_000);
   });
 
