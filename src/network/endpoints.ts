@@ -12,7 +12,19 @@ import { isAlive } from "../linux/process-identity.js";
 import type { EndpointRecord } from "./model.js";
 
 const ID_DIR = /^[0-9a-f]{64}$/;
+/** write()'s temp files: `<container id>.json.<writer pid>.<n>.tmp`. */
+const TEMP_FILE = /^([0-9a-f]{64})\.json\.(\d+)\.\d+\.tmp$/;
 let tempSeq = 0;
+
+/** Whether a process with this pid exists (a reused pid keeps a stale temp file a while longer: harmless). */
+function pidExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return errnoCode(e) !== "ESRCH";
+  }
+}
 
 export class EndpointStore {
   constructor(readonly networksDir: string) {}
@@ -71,6 +83,30 @@ export class EndpointStore {
       if (errnoCode(e) === "ENOENT") return [];
       throw e;
     }
+  }
+
+  /**
+   * Removes the temp files of writers killed mid-write (their pid is gone): of one
+   * container, or of every container. Returns the paths removed.
+   */
+  removeStaleTemps(containerId?: string): string[] {
+    const removed: string[] = [];
+    for (const networkId of this.networkIds()) {
+      const dir = path.join(this.networksDir, networkId);
+      let names: string[];
+      try {
+        names = fs.readdirSync(dir);
+      } catch {
+        continue; // removed with its network meanwhile
+      }
+      for (const name of names) {
+        const m = TEMP_FILE.exec(name);
+        if (!m || (containerId !== undefined && m[1] !== containerId) || pidExists(Number(m[2]))) continue;
+        fs.rmSync(path.join(dir, name), { force: true });
+        removed.push(path.join(dir, name));
+      }
+    }
+    return removed;
   }
 
   /** Every record of the root. */

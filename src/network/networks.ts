@@ -444,6 +444,7 @@ export class Networks {
    */
   async release(containerId: string, opts: ReleaseOptions = {}): Promise<void> {
     for (const rec of this.endpoints.ofContainer(containerId)) await this.teardown(rec, !!opts.deleteInterfaces);
+    this.endpoints.removeStaleTemps(containerId); // a record's write cut short by a kill
     await this.addresses.releaseContainer(this.root.root, containerId);
   }
 
@@ -543,6 +544,7 @@ export class Networks {
       await this.teardown(rec, false);
       report.endpoints.push(`${rec.NetworkID.slice(0, 12)}/${rec.ContainerID.slice(0, 12)}`);
     }
+    this.endpoints.removeStaleTemps();
     for (const lease of await this.addresses.collect()) report.addresses.push(lease.ip);
     await this.subnets.locked(async () => {
       const { live, removed, orphans } = await this.collectSubnets();
