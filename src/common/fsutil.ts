@@ -13,13 +13,18 @@ export interface AtomicWriteOptions {
   durable?: boolean;
 }
 
+/** writeFileAtomic's temp files: `.<name>.<writer pid>-<random>.tmp`. */
+const ATOMIC_TEMP = /^\..+\.(\d+)-[0-9a-f]+\.tmp$/;
+
 /**
  * Crash-safe replacement of a file: write a temp file beside it, fsync, rename over.
- * A reader sees the old content or the new, never a torn file.
+ * A reader sees the old content or the new, never a torn file. The temp file names its
+ * writer, so that one a kill left behind can be told from one being written
+ * (removeDeadWritersTemps).
  */
 export function writeFileAtomic(file: string, data: string | Uint8Array, opts: number | AtomicWriteOptions = {}): void {
   const { mode = 0o644, durable = true } = typeof opts === "number" ? { mode: opts } : opts;
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString("hex")}.tmp`);
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}-${randomBytes(6).toString("hex")}.tmp`);
   const fd = fs.openSync(tmp, "wx", mode);
   try {
     fs.writeSync(fd, typeof data === "string" ? Buffer.from(data) : data);
@@ -37,6 +42,34 @@ export function writeFileAtomic(file: string, data: string | Uint8Array, opts: n
 
 export function writeJsonAtomic(file: string, value: unknown, opts: number | AtomicWriteOptions = {}): void {
   writeFileAtomic(file, JSON.stringify(value, null, 2) + "\n", opts);
+}
+
+/** Whether a process with this pid exists (a reused pid only keeps a stale temp file longer). */
+export function pidExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code !== "ESRCH";
+  }
+}
+
+/** Removes the temp files in dir that writeFileAtomic writers killed mid-write left. */
+export function removeDeadWritersTemps(dir: string): string[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const m = ATOMIC_TEMP.exec(name);
+    if (!m || pidExists(Number(m[1]))) continue;
+    fs.rmSync(path.join(dir, name), { force: true });
+    removed.push(path.join(dir, name));
+  }
+  return removed;
 }
 
 /** JSON of a file, or undefined when the file does not exist. */

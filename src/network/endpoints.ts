@@ -7,7 +7,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { errnoCode } from "../common/errors.js";
-import { readJsonIfExists } from "../common/fsutil.js";
+import { pidExists, readJsonIfExists } from "../common/fsutil.js";
 import { isAlive } from "../linux/process-identity.js";
 import type { EndpointRecord } from "./model.js";
 
@@ -16,15 +16,7 @@ const ID_DIR = /^[0-9a-f]{64}$/;
 const TEMP_FILE = /^([0-9a-f]{64})\.json\.(\d+)\.\d+\.tmp$/;
 let tempSeq = 0;
 
-/** Whether a process with this pid exists (a reused pid keeps a stale temp file a while longer: harmless). */
-function pidExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return errnoCode(e) !== "ESRCH";
-  }
-}
+
 
 export class EndpointStore {
   constructor(readonly networksDir: string) {}

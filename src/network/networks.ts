@@ -18,6 +18,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import { removeDeadWritersTemps } from "../common/fsutil.js";
 import { MACHINE_DIR, StateRoot } from "../common/paths.js";
 import { conflict, invalidArgument, isTsrunError, notFound, systemError } from "../common/errors.js";
 import { newId, shortId } from "../common/ids.js";
@@ -545,6 +546,7 @@ export class Networks {
       report.endpoints.push(`${rec.NetworkID.slice(0, 12)}/${rec.ContainerID.slice(0, 12)}`);
     }
     this.endpoints.removeStaleTemps();
+    removeDeadWritersTemps(this.store.dir);
     for (const lease of await this.addresses.collect()) report.addresses.push(lease.ip);
     await this.subnets.locked(async () => {
       const { live, removed, orphans } = await this.collectSubnets();

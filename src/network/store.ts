@@ -110,7 +110,7 @@ export class NetworkStore {
   /** Writes a new network; false when one of that name exists already. */
   insert(rec: NetworkRecord): boolean {
     fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    const tmp = path.join(this.dir, `.${rec.Name}.${randomHex(4)}.tmp`);
+    const tmp = path.join(this.dir, `.${rec.Name}.${process.pid}-${randomHex(4)}.tmp`);
     fs.writeFileSync(tmp, JSON.stringify(rec, null, 2) + "\n", { mode: 0o600 });
     try {
       fs.linkSync(tmp, this.file(rec.Name));

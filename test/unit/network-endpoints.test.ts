@@ -1,9 +1,13 @@
-/** Endpoint records on disk (src/network/endpoints.ts): what a writer killed mid-write leaves. */
+/**
+ * What a writer killed mid-write leaves in a root's network records: endpoint records'
+ * temp files (src/network/endpoints.ts) and writeFileAtomic's (network records).
+ */
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { removeDeadWritersTemps, writeFileAtomic } from "../../src/common/fsutil.js";
 import { EndpointStore } from "../../src/network/endpoints.js";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tsrun-endpoints-unit-"));
@@ -26,5 +30,20 @@ describe("EndpointStore", () => {
     expect(store.removeStaleTemps()).toEqual([temp(c2, dead)]);
     // A writer that lives is mid-write, and a record is not a temp file.
     expect(fs.readdirSync(path.join(tmp, net)).sort()).toEqual([`${c1}.json`, `${c1}.json.${process.pid}.0.tmp`]);
+  });
+});
+
+describe("writeFileAtomic's temp files", () => {
+  it("name their writer, and only those of dead writers are removed", () => {
+    const dir = path.join(tmp, "records");
+    fs.mkdirSync(dir);
+    writeFileAtomic(path.join(dir, "bridge.json"), "{}");
+    expect(fs.readdirSync(dir)).toEqual(["bridge.json"]);
+    const dead = spawnSync("true").pid!;
+    const left = `.bridge.json.${dead}-0a1b2c3d4e5f.tmp`;
+    const writing = `.bridge.json.${process.pid}-0a1b2c3d4e5f.tmp`;
+    for (const f of [left, writing, ".unrelated.tmp"]) fs.writeFileSync(path.join(dir, f), "{");
+    expect(removeDeadWritersTemps(dir)).toEqual([path.join(dir, left)]);
+    expect(fs.readdirSync(dir).sort()).toEqual([writing, ".unrelated.tmp", "bridge.json"].sort());
   });
 });
