@@ -87,6 +87,17 @@ export class OwnerLock {
     }
   }
 
+  /** Runs fn holding the lock (its directory made first, private to root), then releases it. */
+  static async with<R>(file: string, fn: () => R | Promise<R>): Promise<R> {
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    const lock = await OwnerLock.acquire(file);
+    try {
+      return await fn();
+    } finally {
+      lock.release();
+    }
+  }
+
   /**
    * Takes the lock in a directory only this process can see yet (a scratch dir it just
    * made): a plain O_EXCL write, no temp file and link, since nobody can contend. Killed

@@ -11,7 +11,6 @@
  * sequential too); a lease whose container died is collected when the range is full, when
  * the address is asked for explicitly, or by repair.
  */
-import fs from "node:fs";
 import path from "node:path";
 import { OwnerLock } from "../linux/owner-lock.js";
 import { isAlive, type ProcessIdentity } from "../linux/process-identity.js";
@@ -37,14 +36,8 @@ export class AddressTable {
     this.lockFile = path.join(netDir, "addresses.lock");
   }
 
-  private async locked<R>(fn: () => R): Promise<R> {
-    fs.mkdirSync(path.dirname(this.lockFile), { recursive: true, mode: 0o700 });
-    const lock = await OwnerLock.acquire(this.lockFile);
-    try {
-      return fn();
-    } finally {
-      lock.release();
-    }
+  private locked<R>(fn: () => R): Promise<R> {
+    return OwnerLock.with(this.lockFile, fn);
   }
 
   /**

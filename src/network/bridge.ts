@@ -9,7 +9,6 @@
  * half-way, someone deleted it) takes the slow path, which redoes every step idempotently
  * under a per-network lock.
  */
-import fs from "node:fs";
 import path from "node:path";
 import { logger } from "../common/log.js";
 import { systemError } from "../common/errors.js";
@@ -40,14 +39,10 @@ export class Bridges {
       if (!net.Internal && !this.kernel.ipForwarding()) this.kernel.enableIpForwarding();
       return;
     }
-    fs.mkdirSync(this.locksDir, { recursive: true, mode: 0o700 });
-    const lock = await OwnerLock.acquire(path.join(this.locksDir, `network-${net.Tsrun.tag}.lock`));
-    try {
+    await OwnerLock.with(path.join(this.locksDir, `network-${net.Tsrun.tag}.lock`), async () => {
       if (!this.kernel.linkIsUp(br)) await this.build(net, br);
       if (!net.Internal && !this.kernel.ipForwarding()) this.kernel.enableIpForwarding();
-    } finally {
-      lock.release();
-    }
+    });
   }
 
   private async build(net: NetworkRecord, br: string): Promise<void> {

@@ -688,14 +688,8 @@ export class Networks {
     return { live, removed, orphans };
   }
 
-  private async rootLocked<R>(fn: () => R | Promise<R>): Promise<R> {
-    fs.mkdirSync(this.root.locks, { recursive: true, mode: 0o700 });
-    const lock = await OwnerLock.acquire(path.join(this.root.locks, "networks.lock"));
-    try {
-      return await fn();
-    } finally {
-      lock.release();
-    }
+  private rootLocked<R>(fn: () => R | Promise<R>): Promise<R> {
+    return OwnerLock.with(path.join(this.root.locks, "networks.lock"), fn);
   }
 }
 

@@ -105,14 +105,8 @@ export class PortTable {
     this.lockFile = path.join(netDir, "ports.lock");
   }
 
-  private async locked<R>(fn: () => Promise<R> | R): Promise<R> {
-    fs.mkdirSync(path.dirname(this.lockFile), { recursive: true, mode: 0o700 });
-    const lock = await OwnerLock.acquire(this.lockFile);
-    try {
-      return await fn();
-    } finally {
-      lock.release();
-    }
+  private locked<R>(fn: () => Promise<R> | R): Promise<R> {
+    return OwnerLock.with(this.lockFile, fn);
   }
 
   /** Live leases, after removing those of dead owners (caller holds the lock). */

@@ -89,14 +89,8 @@ export class SubnetTable {
     this.lockFile = path.join(netDir, "subnets.lock");
   }
 
-  async locked<R>(fn: () => Promise<R>): Promise<R> {
-    fs.mkdirSync(path.dirname(this.lockFile), { recursive: true, mode: 0o700 });
-    const lock = await OwnerLock.acquire(this.lockFile);
-    try {
-      return await fn();
-    } finally {
-      lock.release();
-    }
+  locked<R>(fn: () => Promise<R>): Promise<R> {
+    return OwnerLock.with(this.lockFile, fn);
   }
 
   /** Every lease, parsed; unreadable ones come back with owner null (stale by definition). */

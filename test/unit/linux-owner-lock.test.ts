@@ -23,6 +23,20 @@ describe("OwnerLock", () => {
     expect(fs.readdirSync(dir).filter((f) => f.startsWith("a."))).toEqual([]); // no temp files left
   });
 
+  it("with() makes the lock's directory, holds the lock while fn runs, and releases it even when fn throws", async () => {
+    const file = path.join(dir, "nested", "deeper", "w");
+    const me = { pid: process.pid, startTime: processStartTime(process.pid) };
+    expect(await OwnerLock.with(file, () => OwnerLock.holder(file))).toEqual(me);
+    expect(fs.statSync(path.dirname(file)).mode & 0o777).toBe(0o700);
+    expect(fs.existsSync(file)).toBe(false);
+    await expect(
+      OwnerLock.with(file, async () => {
+        throw new Error("inside");
+      }),
+    ).rejects.toThrow("inside");
+    expect(fs.existsSync(file)).toBe(false);
+  });
+
   it("breaks a lock whose owner died, and one it cannot read", async () => {
     const file = path.join(dir, "b");
     fs.writeFileSync(file, JSON.stringify({ pid: 4194000, startTime: 1 })); // no such process
