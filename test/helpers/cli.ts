@@ -30,6 +30,13 @@ export class TestRoot {
     fs.writeFileSync(path.join(this.dir, "daemon.json"), JSON.stringify({ dns: ["127.0.0.1"], "dns-opts": ["timeout:1", "attempts:1"] }) + "\n");
   }
 
+  /** Runs `tsrun --root <dir> ...args`, which must succeed; its stdout, trimmed. */
+  async ok(args: string[]): Promise<string> {
+    const r = await this.run(args);
+    if (r.code !== 0) throw new Error(`tsrun ${args.join(" ")}: exit ${r.code}: ${r.stderr}`);
+    return r.stdout.trim();
+  }
+
   /** Runs `tsrun --root <dir> ...args` to completion. */
   run(args: string[], opts: { input?: string | Buffer; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<Result> {
     return new Promise((resolve, reject) => {

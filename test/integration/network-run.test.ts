@@ -20,11 +20,7 @@ describe.skipIf(!isRoot)("containers on networks", () => {
   let root: TestRoot;
   let tools: string;
   const tsrun = (...args: string[]) => root.run(args);
-  const ok = async (...args: string[]) => {
-    const r = await root.run(args);
-    if (r.code !== 0) throw new Error(`tsrun ${args.join(" ")}: exit ${r.code}: ${r.stderr}`);
-    return r.stdout.trim();
-  };
+  const ok = (...args: string[]) => root.ok(args);
   const ipOn = async (name: string, network: string) => ok("inspect", "-f", `{{(index .NetworkSettings.Networks "${network}").IPAddress}}`, name);
 
   beforeAll(async () => {

@@ -81,11 +81,7 @@ describe.skipIf(!isRoot)("published ports", () => {
   let root: TestRoot;
   let tools: string;
   const tsrun = (...args: string[]) => root.run(args);
-  const ok = async (...args: string[]) => {
-    const r = await root.run(args);
-    if (r.code !== 0) throw new Error(`tsrun ${args.join(" ")}: exit ${r.code}: ${r.stderr}`);
-    return r.stdout.trim();
-  };
+  const ok = (...args: string[]) => root.ok(args);
   /** What a container of this root leaves on the machine besides its own directory. */
   const traces = async (names: string[]) => {
     const ids = await Promise.all(names.map((n) => idOf(root, n)));
