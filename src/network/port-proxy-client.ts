@@ -73,7 +73,9 @@ export async function startPortProxy(cfg: ProxyConfig): Promise<void> {
       if (nl >= 0) resolve(text.slice(0, nl));
     });
     child.once("error", (e) => reject(systemError(`Cannot start the port proxy "${proxyBinary()}": ${e.message}`, e)));
-    child.once("exit", (code, signal) => resolve(text || `{"error":{"index":-1,"code":"exited ${signal ?? code}"}}`));
+    // "close", not "exit": a proxy that reports and exits at once may be seen gone before its
+    // line is read; "close" comes after its stdout is read to the end.
+    child.once("close", (code, signal) => resolve(text || `{"error":{"index":-1,"code":"exited ${signal ?? code}"}}`));
   });
   child.stdout!.destroy();
   child.unref();
