@@ -219,15 +219,3 @@ function readOr(file: string, fallback: string): string {
     return fallback;
   }
 }
-
-/** Docker's units.BytesSize: binary units, four significant digits ("23.47GiB"). */
-export function bytesSize(n: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${Number(v.toPrecision(4))}${units[i]}`;
-}

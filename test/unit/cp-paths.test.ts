@@ -19,7 +19,8 @@ import {
   splitCpArg,
   splitPathDirEntry,
 } from "../../src/engine/cp/paths.js";
-import { copySummary, goFormatG, humanSizeWithPrecision } from "../../src/cli/commands/cp.js";
+import { copySummary } from "../../src/cli/commands/cp.js";
+import { goFormatG, humanSizeWithPrecision } from "../../src/cli/units.js";
 
 describe("Go path semantics", () => {
   it("cleans, joins and takes bases as filepath does", () => {

@@ -7,6 +7,7 @@ import type { Command } from "commander";
 import { isTsrunError } from "../../common/errors.js";
 import type { CliContext } from "../context.js";
 import { ExitStatus, UsageError } from "../exit.js";
+import { humanSizeWithPrecision } from "../units.js";
 import { commandGroup } from "./prune.js";
 
 interface CpFlags {
@@ -98,31 +99,6 @@ export function copySummary(contentSize: number, transferred: number, dest: stri
     return `Successfully copied ${humanSizeWithPrecision(contentSize, 3)} (transferred ${humanSizeWithPrecision(transferred, 3)}) to ${dest}\n`;
   }
   return `Successfully copied ${humanSizeWithPrecision(contentSize, 3)} to ${dest}\n`;
-}
-
-/** go-units' HumanSizeWithPrecision: decimal units, Go's %.<precision>g ("2.05kB", "5B", "1e+03B"). */
-export function humanSizeWithPrecision(bytes: number, precision: number): string {
-  const units = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"];
-  let v = bytes;
-  let i = 0;
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return `${goFormatG(v, precision)}${units[i]}`;
-}
-
-/** Go's %.<p>g: shortest of %e and %f at p significant digits, trailing zeros dropped. */
-export function goFormatG(x: number, p: number): string {
-  if (x === 0) return "0";
-  const e = x.toExponential(p - 1);
-  const exp = Number(e.slice(e.indexOf("e") + 1));
-  const trim = (s: string) => (s.includes(".") ? s.replace(/0+$/, "").replace(/\.$/, "") : s);
-  if (exp < -4 || exp >= p) {
-    const [mant] = e.split("e");
-    return `${trim(mant!)}e${exp < 0 ? "-" : "+"}${String(Math.abs(exp)).padStart(2, "0")}`;
-  }
-  return trim(x.toFixed(p - 1 - exp));
 }
 
 /** docker/cli's copyProgress: one line on a terminal's stderr, redrawn every 75 ms. */

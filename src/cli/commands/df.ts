@@ -9,7 +9,8 @@ import { humanDuration, statusText } from "../../engine/index.js";
 import { ellipsis, goQuote } from "../table.js";
 import type { CliContext } from "../context.js";
 import { ExitStatus } from "../exit.js";
-import { commandGroup, humanSize } from "./prune.js";
+import { humanSize } from "../units.js";
+import { commandGroup } from "./prune.js";
 
 const SUMMARY_TABLE = "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}";
 const SUMMARY_HEADERS = { Type: "TYPE", TotalCount: "TOTAL", Active: "ACTIVE", Size: "SIZE", Reclaimable: "RECLAIMABLE" };

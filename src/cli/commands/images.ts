@@ -3,18 +3,7 @@ import type { Command } from "commander";
 import { humanDuration } from "../../engine/index.js";
 import { ExitStatus } from "../exit.js";
 import type { CliContext } from "../context.js";
-
-/** Docker's SIZE: decimal units, three significant digits ("4.26MB", "812kB", "999B"). */
-export function humanSize(bytes: number): string {
-  const units = ["B", "kB", "MB", "GB", "TB", "PB"];
-  let v = bytes;
-  let i = 0;
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return `${Number(v.toPrecision(3))}${units[i]}`;
-}
+import { humanSizeWithPrecision } from "../units.js";
 
 export function registerImageCommands(program: Command, ctx: CliContext): void {
   program
@@ -62,7 +51,7 @@ export function registerImageCommands(program: Command, ctx: CliContext): void {
           Digest: "<none>",
           CreatedSince: r.created ? `${humanDuration(now - Date.parse(r.created))} ago` : "N/A",
           CreatedAt: r.created,
-          Size: humanSize(r.size),
+          Size: humanSizeWithPrecision(r.size, 3), // docker/cli's image SIZE
         }),
       );
       process.stdout.write(renderFormat({ format: f.format, defaultTable: IMAGES_TABLE, headers: IMAGES_HEADERS, rows: contexts }));

@@ -6,6 +6,7 @@
 import type { Command } from "commander";
 import type { PruneReport } from "../../engine/prune.js";
 import type { CliContext } from "../context.js";
+import { humanSize } from "../units.js";
 
 /** Docker's confirmation: the message, " [y/N] ", one line of stdin. */
 export async function confirm(message: string): Promise<boolean> {
@@ -42,18 +43,6 @@ function printReports(reports: PruneReport[]): void {
     if (r.lines.length > 0) process.stdout.write(`${r.title}\n${r.lines.join("\n")}\n\n`);
   }
   process.stdout.write(`Total reclaimed space: ${humanSize(total)}\n`);
-}
-
-/** go-units' HumanSize: decimal units, four significant digits ("0B", "36B", "1.234kB"). */
-export function humanSize(bytes: number): string {
-  const units = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
-  let v = bytes;
-  let i = 0;
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return `${Number(v.toPrecision(4))}${units[i]}`;
 }
 
 /** The `container` and `system` command groups, made once whoever registers first. */

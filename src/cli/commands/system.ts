@@ -6,6 +6,7 @@
 import type { Command } from "commander";
 import type { SystemInfo } from "../../engine/system-info.js";
 import { ExitStatus } from "../exit.js";
+import { bytesSize } from "../units.js";
 import type { CliContext } from "../context.js";
 import type { Template } from "../go-template/index.js";
 
@@ -94,7 +95,6 @@ export function registerSystem(program: Command, ctx: CliContext): void {
 
 /** docker/cli's prettyPrintInfo: the client part, then the server's. */
 async function prettyInfo(info: SystemInfo): Promise<string> {
-  const { bytesSize } = await import("../../engine/system-info.js");
   const lines = [
     "Client:",
     ` Version:    ${info.ClientInfo.Version}`,

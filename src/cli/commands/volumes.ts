@@ -3,7 +3,8 @@ import type { Command } from "commander";
 import type { Volume, VolumeStore, VolumeRefs } from "../../engine/volumes/index.js";
 import type { CliContext } from "../context.js";
 import { ExitStatus, UsageError } from "../exit.js";
-import { confirm, humanSize } from "./prune.js";
+import { humanSize } from "../units.js";
+import { confirm } from "./prune.js";
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
